@@ -1,0 +1,20 @@
+#pragma once
+
+// Showing bytes to people.
+
+#include <cstddef>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace sockkit::codec {
+
+/// Python's repr() of a bytes object, as the socket tutorial prints what it received:
+/// `b'Hello, world'`, `b"it's"`, `b'\x00\xff\n'`. Byte for byte what CPython prints, so
+/// output can be compared with a Python peer's.
+[[nodiscard]] std::string python_bytes_repr(std::span<const std::byte> bytes);
+[[nodiscard]] inline std::string python_bytes_repr(std::string_view text) {
+  return python_bytes_repr(std::as_bytes(std::span(text)));
+}
+
+}  // namespace sockkit::codec
