@@ -20,5 +20,6 @@ install(FILES ${PROJECT_BINARY_DIR}/sockkitConfig.cmake
               ${PROJECT_BINARY_DIR}/sockkitConfigVersion.cmake
         DESTINATION ${SOCKKIT_CMAKE_DIR})
 
+file(RELATIVE_PATH SOCKKIT_PC_TO_PREFIX "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
 configure_file(cmake/sockkit.pc.in ${PROJECT_BINARY_DIR}/sockkit.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/sockkit.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -29,8 +29,8 @@ const T& as(const sockaddr_storage& storage) noexcept {
 }
 
 bool is_port_text(std::string_view text) {
-  return !text.empty() && std::all_of(text.begin(), text.end(),
-                                      [](char c) { return c >= '0' && c <= '9'; });
+  return !text.empty() &&
+         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 std::uint16_t parse_port(std::string_view whole, std::string_view text) {
@@ -39,8 +39,7 @@ std::uint16_t parse_port(std::string_view whole, std::string_view text) {
     detail::throw_invalid(whole, "port '" + std::string(text) + "' is not a number");
   }
   if (text.size() > 5 || std::stoul(std::string(text)) > 65535) {
-    detail::throw_invalid(whole,
-                          "port " + std::string(text) + " is out of range (0-65535)");
+    detail::throw_invalid(whole, "port " + std::string(text) + " is out of range (0-65535)");
   }
   return static_cast<std::uint16_t>(std::stoul(std::string(text)));
 }
@@ -78,11 +77,10 @@ std::optional<Address> parse_ipv4(std::string_view text, std::uint16_t port) {
 
 // A host is a name if it is made of the characters DNS names and /etc/hosts use.
 bool is_host_name(std::string_view host) {
-  return !host.empty() && host.size() <= 253 &&
-         std::all_of(host.begin(), host.end(), [](char c) {
-           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '-' || c == '.' || c == '_';
-         });
+  return !host.empty() && host.size() <= 253 && std::all_of(host.begin(), host.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_';
+  });
 }
 
 }  // namespace
@@ -110,8 +108,8 @@ ParsedAddressText parse_address_text(std::string_view text) {
   if (text.starts_with("unix:")) {
     const auto path = text.substr(5);
     if (path.empty()) throw_invalid(text, "empty Unix socket path after 'unix:'");
-    parsed.address = path.front() == '@' ? Address::unix_abstract(path.substr(1))
-                                         : Address::unix_path(path);
+    parsed.address =
+        path.front() == '@' ? Address::unix_abstract(path.substr(1)) : Address::unix_path(path);
     return parsed;
   }
 
@@ -125,8 +123,8 @@ ParsedAddressText parse_address_text(std::string_view text) {
     parsed.port = parse_port(text, rest.substr(1));
     parsed.address = parse_ipv6(text, text.substr(1, close - 1), parsed.port);
     if (!parsed.address) {
-      throw_invalid(text, "'" + std::string(text.substr(1, close - 1)) +
-                              "' is not an IPv6 address");
+      throw_invalid(text,
+                    "'" + std::string(text.substr(1, close - 1)) + "' is not an IPv6 address");
     }
     return parsed;
   }
@@ -155,7 +153,9 @@ ParsedAddressText parse_address_text(std::string_view text) {
 
 }  // namespace detail
 
-Address::Address() noexcept { storage_.ss_family = AF_UNSPEC; }
+Address::Address() noexcept {
+  storage_.ss_family = AF_UNSPEC;
+}
 
 Address Address::ipv4(std::uint32_t ip, std::uint16_t port) noexcept {
   Address address;
@@ -168,9 +168,13 @@ Address Address::ipv4(std::uint32_t ip, std::uint16_t port) noexcept {
   return address;
 }
 
-Address Address::ipv4_loopback(std::uint16_t port) noexcept { return ipv4(0x7F000001, port); }
+Address Address::ipv4_loopback(std::uint16_t port) noexcept {
+  return ipv4(0x7F000001, port);
+}
 
-Address Address::ipv4_any(std::uint16_t port) noexcept { return ipv4(0, port); }
+Address Address::ipv4_any(std::uint16_t port) noexcept {
+  return ipv4(0, port);
+}
 
 Address Address::ipv6_loopback(std::uint16_t port) noexcept {
   sockaddr_in6 sin6{};
@@ -272,7 +276,8 @@ std::uint16_t Address::port() const noexcept {
 
 Address Address::with_port(std::uint16_t port) const noexcept {
   Address copy = *this;
-  if (family_ == Family::ipv4) as<sockaddr_in>(copy.storage_).sin_port = codec::to_network_order(port);
+  if (family_ == Family::ipv4)
+    as<sockaddr_in>(copy.storage_).sin_port = codec::to_network_order(port);
   if (family_ == Family::ipv6) {
     as<sockaddr_in6>(copy.storage_).sin6_port = codec::to_network_order(port);
   }
@@ -313,17 +318,21 @@ std::string Address::host() const {
 }
 
 std::string Address::to_string() const {
+  std::string text;
   switch (family_) {
-    case Family::ipv4: return host() + ":" + std::to_string(port());
-    case Family::ipv6: return "[" + host() + "]:" + std::to_string(port());
-    case Family::unix_path: {
-      const auto path = host();
-      return path.empty() ? "unix:(unnamed)" : "unix:" + path;
+    case Family::ipv4: text.append(host()).append(":").append(std::to_string(port())); break;
+    case Family::ipv6:
+      text.append("[").append(host()).append("]:").append(std::to_string(port()));
+      break;
+    case Family::unix_path:
+    case Family::unix_abstract: {
+      const auto name = host();
+      text.append("unix:").append(name.empty() ? "(unnamed)" : name);
+      break;
     }
-    case Family::unix_abstract: return "unix:" + host();
-    case Family::unspecified: break;
+    case Family::unspecified: text = "(unspecified)"; break;
   }
-  return "(unspecified)";
+  return text;
 }
 
 bool operator==(const Address& a, const Address& b) noexcept {

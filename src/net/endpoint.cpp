@@ -37,7 +37,9 @@ Endpoint Endpoint::parse(std::string_view host, std::string_view port) {
   return Endpoint(parsed.address, std::move(parsed.host), parsed.port);
 }
 
-std::uint16_t Endpoint::port() const noexcept { return address_ ? address_->port() : port_; }
+std::uint16_t Endpoint::port() const noexcept {
+  return address_ ? address_->port() : port_;
+}
 
 std::vector<Address> Endpoint::resolve(std::error_code& ec) const {
   if (address_) {

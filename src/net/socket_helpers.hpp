@@ -15,8 +15,7 @@ namespace sockkit::net::detail {
 /// A blocking socket reports an expired SO_RCVTIMEO/SO_SNDTIMEO as EAGAIN; callers of the
 /// blocking API asked for a timeout, so they get `std::errc::timed_out`.
 inline void timeout_as_timed_out(std::error_code& ec) noexcept {
-  if (ec == std::errc::resource_unavailable_try_again ||
-      ec == std::errc::operation_would_block) {
+  if (ec == std::errc::resource_unavailable_try_again || ec == std::errc::operation_would_block) {
     ec = std::make_error_code(std::errc::timed_out);
   }
 }

@@ -55,7 +55,9 @@ StreamListener& StreamListener::operator=(StreamListener&& other) noexcept {
   return *this;
 }
 
-StreamListener::~StreamListener() { close(); }
+StreamListener::~StreamListener() {
+  close();
+}
 
 void StreamListener::close() noexcept {
   if (owns_path_) {

@@ -55,8 +55,8 @@ std::string tried_list(const std::vector<Address>& addresses) {
 StreamSocket StreamSocket::connect(const Address& address, Timeout timeout,
                                    std::error_code& ec) noexcept {
   const bool is_unix = address.is_unix();
-  sys::Fd fd = sys::open_socket(address.domain(), SOCK_STREAM | (is_unix ? 0 : SOCK_NONBLOCK), 0,
-                                ec);
+  sys::Fd fd =
+      sys::open_socket(address.domain(), SOCK_STREAM | (is_unix ? 0 : SOCK_NONBLOCK), 0, ec);
   if (ec) return {};
   if (is_unix) {
     connect_unix(fd.get(), address, timeout, ec);
@@ -84,8 +84,7 @@ StreamSocket StreamSocket::connect_any(const std::vector<Address>& addresses, Ti
   return {};
 }
 
-StreamSocket StreamSocket::connect(const Endpoint& endpoint, Timeout timeout,
-                                   std::error_code& ec) {
+StreamSocket StreamSocket::connect(const Endpoint& endpoint, Timeout timeout, std::error_code& ec) {
   const auto addresses = endpoint.resolve(ec);
   if (ec) return {};
   return connect_any(addresses, timeout, ec);
@@ -103,8 +102,7 @@ StreamSocket StreamSocket::connect(const Endpoint& endpoint, Timeout timeout) {
   return stream;
 }
 
-std::size_t StreamSocket::send_some(std::span<const std::byte> data,
-                                    std::error_code& ec) noexcept {
+std::size_t StreamSocket::send_some(std::span<const std::byte> data, std::error_code& ec) noexcept {
   const auto sent = sys::send(fd_.get(), data, 0, ec);
   detail::timeout_as_timed_out(ec);
   return sent;
@@ -117,8 +115,7 @@ std::size_t StreamSocket::send_some(std::span<const std::byte> data) {
   return sent;
 }
 
-std::size_t StreamSocket::send_all(std::span<const std::byte> data,
-                                   std::error_code& ec) noexcept {
+std::size_t StreamSocket::send_all(std::span<const std::byte> data, std::error_code& ec) noexcept {
   ec.clear();
   std::size_t sent = 0;
   while (sent < data.size() && !ec) sent += send_some(data.subspan(sent), ec);

@@ -37,7 +37,9 @@ TcpStream TcpStream::connect(const Endpoint& endpoint, Timeout timeout) {
   return TcpStream(StreamSocket::connect(endpoint, timeout));
 }
 
-void TcpStream::set_no_delay(bool on) { sys::set_option(fd_.get(), sys::NoDelay{on}); }
+void TcpStream::set_no_delay(bool on) {
+  sys::set_option(fd_.get(), sys::NoDelay{on});
+}
 
 void TcpStream::set_keepalive(const KeepAliveSettings& settings) {
   sys::set_option(fd_.get(), sys::KeepAliveIdle{settings.idle});
@@ -51,7 +53,8 @@ void TcpStream::set_user_timeout(std::chrono::milliseconds timeout) {
 }
 
 void TcpStream::set_linger(std::optional<std::chrono::seconds> linger) {
-  sys::set_option(fd_.get(), sys::Linger{linger.has_value(), linger.value_or(std::chrono::seconds{})});
+  sys::set_option(fd_.get(),
+                  sys::Linger{linger.has_value(), linger.value_or(std::chrono::seconds{})});
 }
 
 }  // namespace sockkit::net

@@ -78,8 +78,7 @@ void connect(int fd, const sockaddr* address, socklen_t length, std::error_code&
   as_status(::connect(fd, address, length), ec);
 }
 
-std::size_t send(int fd, std::span<const std::byte> data, int flags,
-                 std::error_code& ec) noexcept {
+std::size_t send(int fd, std::span<const std::byte> data, int flags, std::error_code& ec) noexcept {
   return as_size(
       retry_on_eintr([&] { return ::send(fd, data.data(), data.size(), flags | MSG_NOSIGNAL); }),
       ec);

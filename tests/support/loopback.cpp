@@ -16,8 +16,7 @@ std::pair<net::TcpStream, net::TcpStream> make_tcp_pair(const net::Address& list
 
 std::size_t open_fd_count() {
   std::size_t count = 0;
-  for ([[maybe_unused]] const auto& entry :
-       std::filesystem::directory_iterator("/proc/self/fd")) {
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
     ++count;
   }
   return count;  // the iterator's own descriptor is counted every time, so counts compare

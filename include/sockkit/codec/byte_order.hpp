@@ -21,11 +21,11 @@ namespace sockkit::codec {
 /// Reverses the bytes of `value` (std::byteswap arrives only in C++23).
 template <std::unsigned_integral T>
 [[nodiscard]] constexpr T byte_swap(T value) noexcept {
-  T result = 0;
-  for (std::size_t i = 0; i < sizeof(T); ++i) {
-    result = static_cast<T>((result << 8) | ((value >> (8 * i)) & 0xFFu));
-  }
-  return result;
+  // Widened to 64 bits so that narrow types are not promoted to (signed) int on the way.
+  const std::uint64_t in = value;
+  std::uint64_t out = 0;
+  for (std::size_t i = 0; i < sizeof(T); ++i) out = (out << 8) | ((in >> (8 * i)) & 0xFFu);
+  return static_cast<T>(out);
 }
 
 /// Host to network byte order: htons for uint16_t, htonl for uint32_t, and 64 bits too.
@@ -47,17 +47,18 @@ template <std::unsigned_integral T>
 /// Reads a big-endian unsigned integer of sizeof(T) bytes.
 template <std::unsigned_integral T>
 [[nodiscard]] constexpr T load_be(std::span<const std::byte, sizeof(T)> bytes) noexcept {
-  T value = 0;
-  for (const std::byte b : bytes) value = static_cast<T>((value << 8) | std::to_integer<T>(b));
-  return value;
+  std::uint64_t value = 0;
+  for (const std::byte b : bytes) value = (value << 8) | std::to_integer<std::uint64_t>(b);
+  return static_cast<T>(value);
 }
 
 /// Writes `value` as sizeof(T) big-endian bytes.
 template <std::unsigned_integral T>
 constexpr void store_be(std::span<std::byte, sizeof(T)> bytes, T value) noexcept {
+  std::uint64_t rest = value;
   for (std::size_t i = sizeof(T); i-- > 0;) {
-    bytes[i] = static_cast<std::byte>(value & 0xFFu);
-    value = static_cast<T>(value >> 8);
+    bytes[i] = static_cast<std::byte>(rest & 0xFFu);
+    rest >>= 8;
   }
 }
 
@@ -70,8 +71,14 @@ constexpr void store_be(std::span<std::byte, sizeof(T)> bytes, T value) noexcept
 [[nodiscard]] constexpr std::uint64_t load_be64(std::span<const std::byte, 8> b) noexcept {
   return load_be<std::uint64_t>(b);
 }
-constexpr void store_be16(std::span<std::byte, 2> b, std::uint16_t v) noexcept { store_be(b, v); }
-constexpr void store_be32(std::span<std::byte, 4> b, std::uint32_t v) noexcept { store_be(b, v); }
-constexpr void store_be64(std::span<std::byte, 8> b, std::uint64_t v) noexcept { store_be(b, v); }
+constexpr void store_be16(std::span<std::byte, 2> b, std::uint16_t v) noexcept {
+  store_be(b, v);
+}
+constexpr void store_be32(std::span<std::byte, 4> b, std::uint32_t v) noexcept {
+  store_be(b, v);
+}
+constexpr void store_be64(std::span<std::byte, 8> b, std::uint64_t v) noexcept {
+  store_be(b, v);
+}
 
 }  // namespace sockkit::codec

@@ -14,8 +14,7 @@ namespace sockkit::net {
 class TcpListener : public StreamListener {
  public:
   TcpListener() noexcept = default;
-  explicit TcpListener(StreamListener&& listener) noexcept
-      : StreamListener(std::move(listener)) {}
+  explicit TcpListener(StreamListener&& listener) noexcept : StreamListener(std::move(listener)) {}
 
   /// Binds to `endpoint` ("127.0.0.1:65432", ":65432", "[::1]:0", "localhost:8080": the
   /// first resolved address that binds) and listens.

@@ -46,8 +46,7 @@ class UdpSocket {
   [[nodiscard]] int native_handle() const noexcept { return fd_.get(); }
 
  private:
-  explicit UdpSocket(sys::Fd fd, const Address& peer) noexcept
-      : fd_(std::move(fd)), peer_(peer) {}
+  explicit UdpSocket(sys::Fd fd, const Address& peer) noexcept : fd_(std::move(fd)), peer_(peer) {}
 
   sys::Fd fd_;
   Address peer_;  // the connected peer, if any, for error messages

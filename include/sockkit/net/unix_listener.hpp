@@ -13,8 +13,7 @@ namespace sockkit::net {
 class UnixListener : public StreamListener {
  public:
   UnixListener() noexcept = default;
-  explicit UnixListener(StreamListener&& listener) noexcept
-      : StreamListener(std::move(listener)) {}
+  explicit UnixListener(StreamListener&& listener) noexcept : StreamListener(std::move(listener)) {}
 
   /// Binds to `Address::unix_path(...)` or `Address::unix_abstract(...)` and listens.
   static UnixListener bind(const Address& address, const ListenOptions& options = {});

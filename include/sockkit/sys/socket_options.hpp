@@ -127,7 +127,8 @@ using NoDelay = BoolOption<IPPROTO_TCP, TCP_NODELAY, "TCP_NODELAY">;
 /// TCP_QUICKACK: acknowledge at once instead of delaying. The kernel drops back to delayed
 /// acknowledgements by itself, so a receiver that wants it keeps setting it.
 using QuickAck = BoolOption<IPPROTO_TCP, TCP_QUICKACK, "TCP_QUICKACK">;
-using KeepAliveIdle = DurationOption<IPPROTO_TCP, TCP_KEEPIDLE, std::chrono::seconds, "TCP_KEEPIDLE">;
+using KeepAliveIdle =
+    DurationOption<IPPROTO_TCP, TCP_KEEPIDLE, std::chrono::seconds, "TCP_KEEPIDLE">;
 using KeepAliveInterval =
     DurationOption<IPPROTO_TCP, TCP_KEEPINTVL, std::chrono::seconds, "TCP_KEEPINTVL">;
 using KeepAliveCount = IntOption<IPPROTO_TCP, TCP_KEEPCNT, "TCP_KEEPCNT">;

@@ -21,8 +21,8 @@ std::vector<std::byte> from_hex(const std::string& hex) {
   return bytes;
 }
 
-static_assert(load_be32(std::array<std::byte, 4>{std::byte{0x12}, std::byte{0x34},
-                                                 std::byte{0x56}, std::byte{0x78}}) == 0x12345678,
+static_assert(load_be32(std::array<std::byte, 4>{std::byte{0x12}, std::byte{0x34}, std::byte{0x56},
+                                                 std::byte{0x78}}) == 0x12345678,
               "load_be32 is usable at compile time");
 static_assert(byte_swap(std::uint16_t{0x1234}) == 0x3412);
 static_assert(byte_swap(std::uint64_t{0x0102030405060708}) == 0x0807060504030201);
@@ -47,8 +47,8 @@ TEST(ByteOrder, StoreMatchesPythonStructPack) {
     std::uint64_t value;
     std::string hex;
   };
-  for (const auto& [value, hex] : std::vector<Case>{{0, "0000"}, {1, "0001"}, {0x1234, "1234"},
-                                                    {65535, "ffff"}, {65432, "ff98"}}) {
+  for (const auto& [value, hex] : std::vector<Case>{
+           {0, "0000"}, {1, "0001"}, {0x1234, "1234"}, {65535, "ffff"}, {65432, "ff98"}}) {
     std::array<std::byte, 2> out{};
     store_be16(out, static_cast<std::uint16_t>(value));
     EXPECT_EQ(std::vector<std::byte>(out.begin(), out.end()), from_hex(hex)) << value;

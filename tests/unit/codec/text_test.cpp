@@ -12,7 +12,8 @@ TEST(PythonBytesRepr, MatchesCPython) {
   EXPECT_EQ(python_bytes_repr("Hello, world"), R"(b'Hello, world')");
   EXPECT_EQ(python_bytes_repr("it's"), R"(b"it's")");
   EXPECT_EQ(python_bytes_repr("both ' and \""), R"(b'both \' and "')");
-  EXPECT_EQ(python_bytes_repr(std::string("\x00\x01\x7f\x80\xff", 5)), R"(b'\x00\x01\x7f\x80\xff')");
+  EXPECT_EQ(python_bytes_repr(std::string("\x00\x01\x7f\x80\xff", 5)),
+            R"(b'\x00\x01\x7f\x80\xff')");
   EXPECT_EQ(python_bytes_repr("tab\there\nnl\rcr"), R"(b'tab\there\nnl\rcr')");
   EXPECT_EQ(python_bytes_repr("back\\slash"), R"(b'back\\slash')");
   EXPECT_EQ(python_bytes_repr(""), "b''");

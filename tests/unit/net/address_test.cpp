@@ -9,10 +9,9 @@ namespace sockkit::net {
 namespace {
 
 TEST(Address, ParseAndPrintRoundTrip) {
-  for (const char* text : {"127.0.0.1:65432", "0.0.0.0:0", "10.1.2.3:80", "[::1]:8080",
-                           "[::]:0", "[2001:db8::42]:443", "[fe80::1%lo]:80",
-                           "unix:/run/x.sock", "unix:relative.sock", "unix:@name",
-                           "unix:@"}) {
+  for (const char* text :
+       {"127.0.0.1:65432", "0.0.0.0:0", "10.1.2.3:80", "[::1]:8080", "[::]:0", "[2001:db8::42]:443",
+        "[fe80::1%lo]:80", "unix:/run/x.sock", "unix:relative.sock", "unix:@name", "unix:@"}) {
     EXPECT_EQ(Address::parse(text).to_string(), text);
   }
 }

@@ -44,9 +44,9 @@ TEST(TcpListener, ReusePortIsOptIn) {
   auto first = TcpListener::bind(Address::ipv4_loopback(), shared);
   auto second = TcpListener::bind(first.local_address(), shared);
   EXPECT_EQ(second.local_address(), first.local_address());
-  EXPECT_FALSE(sys::get_option<sys::ReusePort>(TcpListener::bind(Address::ipv4_loopback())
-                                                    .native_handle())
-                   .value);
+  EXPECT_FALSE(
+      sys::get_option<sys::ReusePort>(TcpListener::bind(Address::ipv4_loopback()).native_handle())
+          .value);
 }
 
 // The server closing first leaves its side in TIME_WAIT; SO_REUSEADDR lets a restarted
@@ -79,8 +79,8 @@ TEST(TcpListener, DualStackIsAnOption) {
 
   auto v6_only = TcpListener::bind(Address::ipv6_any());
   std::error_code ec;
-  (void)TcpStream::connect(Address::ipv4_loopback(v6_only.local_address().port()),
-                           Timeout::zero(), ec);
+  (void)TcpStream::connect(Address::ipv4_loopback(v6_only.local_address().port()), Timeout::zero(),
+                           ec);
   EXPECT_EQ(ec, std::errc::connection_refused);
 }
 

@@ -48,7 +48,8 @@ TEST(TcpStream, SendAllDeliversEveryByteThroughATinyBufferUnderSignals) {
     std::uniform_int_distribution<std::size_t> bite(1, 4096);
     std::size_t got = 0;
     while (got < kSize) {
-      const auto n = server.recv_some(std::span(received).subspan(got, std::min(bite(engine), kSize - got)));
+      const auto n =
+          server.recv_some(std::span(received).subspan(got, std::min(bite(engine), kSize - got)));
       if (n == 0) break;
       got += n;
       // With an 8 KiB send buffer every segment is small, and the receiver would delay each

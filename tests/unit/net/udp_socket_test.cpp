@@ -12,7 +12,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::span<const std::byte> bytes(std::string_view text) { return std::as_bytes(std::span(text)); }
+std::span<const std::byte> bytes(std::string_view text) {
+  return std::as_bytes(std::span(text));
+}
 
 TEST(UdpSocket, SendToAndRecvFromOverIpv4AndIpv6) {
   for (const auto& loopback : {Address::ipv4_loopback(), Address::ipv6_loopback()}) {

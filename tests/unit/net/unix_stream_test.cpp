@@ -103,7 +103,8 @@ TEST(UnixStream, ConnectingToAMissingPathNamesIt) {
     (void)UnixStream::connect(address);
     FAIL() << "must fail";
   } catch (const std::system_error& e) {
-    EXPECT_EQ(std::string(e.what()), "connect " + address.to_string() + ": No such file or directory");
+    EXPECT_EQ(std::string(e.what()),
+              "connect " + address.to_string() + ": No such file or directory");
   }
 }
 

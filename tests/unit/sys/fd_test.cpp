@@ -11,7 +11,9 @@
 namespace sockkit::sys {
 namespace {
 
-bool is_open(int fd) { return ::fcntl(fd, F_GETFD) != -1; }
+bool is_open(int fd) {
+  return ::fcntl(fd, F_GETFD) != -1;
+}
 
 int new_descriptor() {
   int fds[2];
