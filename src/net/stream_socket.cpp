@@ -2,6 +2,8 @@
 
 #include <poll.h>
 
+#include <algorithm>
+#include <climits>
 #include <string>
 
 #include "socket_helpers.hpp"
@@ -17,7 +19,9 @@ namespace {
 void connect_tcp(int fd, const Address& address, Timeout timeout, std::error_code& ec) noexcept {
   sys::connect(fd, address.data(), address.size(), ec);
   if (ec == std::errc::operation_in_progress || ec == std::errc::interrupted) {
-    const int wait_ms = timeout > Timeout::zero() ? static_cast<int>(timeout.count()) : -1;
+    const int wait_ms = timeout > Timeout::zero()
+                            ? static_cast<int>(std::min<Timeout::rep>(timeout.count(), INT_MAX))
+                            : -1;
     const short ready = sys::poll_one(fd, POLLOUT, wait_ms, ec);
     if (ec) return;
     if (ready == 0) {
