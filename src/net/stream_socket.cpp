@@ -3,6 +3,7 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <array>
 #include <climits>
 #include <string>
 
@@ -129,6 +130,41 @@ std::size_t StreamSocket::send_all(std::span<const std::byte> data, std::error_c
 void StreamSocket::send_all(std::span<const std::byte> data) {
   std::error_code ec;
   send_all(data, ec);
+  detail::throw_if(ec, "send to", peer_);
+}
+
+std::size_t StreamSocket::send_all(std::span<const std::span<const std::byte>> buffers,
+                                   std::error_code& ec) noexcept {
+  ec.clear();
+  constexpr std::size_t kMaxPieces = 64;  // per sendmsg; far below IOV_MAX
+  std::size_t sent_total = 0;
+  std::size_t first = 0;   // the first buffer not yet fully sent
+  std::size_t offset = 0;  // bytes of it already sent
+  while (first < buffers.size()) {
+    std::array<iovec, kMaxPieces> pieces{};
+    std::size_t count = 0;
+    for (std::size_t i = first; i < buffers.size() && count < kMaxPieces; ++i) {
+      const auto piece = buffers[i].subspan(i == first ? offset : 0);
+      pieces[count++] = {const_cast<std::byte*>(piece.data()), piece.size()};
+    }
+    auto sent = sys::send_gathered(fd_.get(), std::span(pieces).first(count), 0, ec);
+    detail::timeout_as_timed_out(ec);
+    if (ec) break;
+    sent_total += sent;
+    // Step over what went out: whole buffers first, then part of the next.
+    while (first < buffers.size() && sent >= buffers[first].size() - offset) {
+      sent -= buffers[first].size() - offset;
+      offset = 0;
+      ++first;
+    }
+    offset += sent;
+  }
+  return sent_total;
+}
+
+void StreamSocket::send_all(std::span<const std::span<const std::byte>> buffers) {
+  std::error_code ec;
+  send_all(buffers, ec);
   detail::throw_if(ec, "send to", peer_);
 }
 

@@ -84,6 +84,14 @@ std::size_t send(int fd, std::span<const std::byte> data, int flags, std::error_
       ec);
 }
 
+std::size_t send_gathered(int fd, std::span<const iovec> buffers, int flags,
+                          std::error_code& ec) noexcept {
+  msghdr message{};
+  message.msg_iov = const_cast<iovec*>(buffers.data());  // sendmsg does not write to it
+  message.msg_iovlen = buffers.size();
+  return as_size(retry_on_eintr([&] { return ::sendmsg(fd, &message, flags | MSG_NOSIGNAL); }), ec);
+}
+
 std::size_t send_to(int fd, std::span<const std::byte> data, int flags, const sockaddr* to,
                     socklen_t to_length, std::error_code& ec) noexcept {
   return as_size(retry_on_eintr([&] {

@@ -49,6 +49,12 @@ class StreamSocket {
   std::size_t send_all(std::span<const std::byte> data, std::error_code& ec) noexcept;
   void send_all(std::string_view text) { send_all(std::as_bytes(std::span(text))); }
 
+  /// Sends every byte of every buffer, in order, as gathered writes: a frame's header and
+  /// payload leave in one sendmsg when the kernel takes them, with no copy to join them.
+  void send_all(std::span<const std::span<const std::byte>> buffers);
+  std::size_t send_all(std::span<const std::span<const std::byte>> buffers,
+                       std::error_code& ec) noexcept;
+
   /// Receives what has arrived (at least one byte); returns 0 when the peer has closed.
   std::size_t recv_some(std::span<std::byte> buffer);
   std::size_t recv_some(std::span<std::byte> buffer, std::error_code& ec) noexcept;

@@ -6,6 +6,7 @@
 // kernel directly (STYLE.md, "Raw syscalls live in sys only").
 
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <cstddef>
 #include <span>
@@ -37,6 +38,9 @@ void connect(int fd, const sockaddr* address, socklen_t length, std::error_code&
 /// send(2) with MSG_NOSIGNAL, so a closed peer is an EPIPE error and never a SIGPIPE.
 [[nodiscard]] std::size_t send(int fd, std::span<const std::byte> data, int flags,
                                std::error_code& ec) noexcept;
+/// sendmsg(2) of several buffers at once (a gathered write), with MSG_NOSIGNAL.
+[[nodiscard]] std::size_t send_gathered(int fd, std::span<const iovec> buffers, int flags,
+                                        std::error_code& ec) noexcept;
 [[nodiscard]] std::size_t send_to(int fd, std::span<const std::byte> data, int flags,
                                   const sockaddr* to, socklen_t to_length,
                                   std::error_code& ec) noexcept;

@@ -1,0 +1,16 @@
+#pragma once
+
+#include "sockkit/proto/protocol.hpp"
+
+namespace sockkit::proto {
+
+/// RFC 863 discard: reads everything and answers nothing. Holds no state.
+class Discard final : public Protocol {
+ public:
+  Verdict on_data(std::span<const std::byte> /*input*/, codec::ByteBuffer& /*out*/) override {
+    return Verdict::keep_open();
+  }
+  CloseReason on_end_of_stream() override { return CloseReason::peer_closed; }
+};
+
+}  // namespace sockkit::proto

@@ -1,0 +1,17 @@
+#pragma once
+
+#include "sockkit/proto/protocol.hpp"
+
+namespace sockkit::proto {
+
+/// RFC 862 echo: every byte that arrives goes back, in order. Holds no state.
+class Echo final : public Protocol {
+ public:
+  Verdict on_data(std::span<const std::byte> input, codec::ByteBuffer& out) override {
+    out.append(input);
+    return Verdict::keep_open();
+  }
+  CloseReason on_end_of_stream() override { return CloseReason::peer_closed; }
+};
+
+}  // namespace sockkit::proto
