@@ -13,3 +13,9 @@ if(SOCKKIT_SANITIZE)
   add_link_options(${_sockkit_san_flags})
   message(STATUS "sockkit: building with -fsanitize=${SOCKKIT_SANITIZE}")
 endif()
+
+if(SOCKKIT_BUILD_FUZZ)
+  # Coverage instrumentation for everything the fuzzers call; only the harnesses link
+  # libFuzzer's main().
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()

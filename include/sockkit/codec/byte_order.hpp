@@ -56,8 +56,8 @@ template <std::unsigned_integral T>
 template <std::unsigned_integral T>
 constexpr void store_be(std::span<std::byte, sizeof(T)> bytes, T value) noexcept {
   std::uint64_t rest = value;
-  for (std::size_t i = sizeof(T); i-- > 0;) {
-    bytes[i] = static_cast<std::byte>(rest & 0xFFu);
+  for (std::size_t i = 0; i < sizeof(T); ++i) {
+    bytes[sizeof(T) - 1 - i] = static_cast<std::byte>(rest & 0xFFu);
     rest >>= 8;
   }
 }
