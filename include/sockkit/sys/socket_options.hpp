@@ -136,6 +136,10 @@ using KeepAliveCount = IntOption<IPPROTO_TCP, TCP_KEEPCNT, "TCP_KEEPCNT">;
 using UserTimeout =
     DurationOption<IPPROTO_TCP, TCP_USER_TIMEOUT, std::chrono::milliseconds, "TCP_USER_TIMEOUT">;
 using V6Only = BoolOption<IPPROTO_IPV6, IPV6_V6ONLY, "IPV6_V6ONLY">;
+/// Bind a source address without reserving a port: the port is chosen at connect() for the
+/// whole 4-tuple, so many clients can share a few source addresses.
+using BindAddressNoPort =
+    BoolOption<IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, "IP_BIND_ADDRESS_NO_PORT">;
 
 template <class Option>
 void set_option(int fd, const Option& option, std::error_code& ec) noexcept {

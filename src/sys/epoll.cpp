@@ -1,0 +1,57 @@
+#include "sockkit/sys/epoll.hpp"
+
+#include "sockkit/sys/error.hpp"
+
+namespace sockkit::sys {
+namespace {
+
+void control(int epoll_fd, int op, int fd, std::uint32_t events, std::uint64_t token,
+             std::error_code& ec) noexcept {
+  epoll_event event{};
+  event.events = events;
+  event.data.u64 = token;
+  if (::epoll_ctl(epoll_fd, op, fd, &event) < 0) {
+    ec = last_error();
+  } else {
+    ec.clear();
+  }
+}
+
+}  // namespace
+
+Epoll Epoll::create() {
+  Fd fd(::epoll_create1(EPOLL_CLOEXEC));
+  if (!fd) throw_error(last_error(), "epoll_create1");
+  return Epoll(std::move(fd));
+}
+
+void Epoll::add(int fd, std::uint32_t events, std::uint64_t token, std::error_code& ec) noexcept {
+  control(fd_.get(), EPOLL_CTL_ADD, fd, events, token, ec);
+}
+
+void Epoll::modify(int fd, std::uint32_t events, std::uint64_t token,
+                   std::error_code& ec) noexcept {
+  control(fd_.get(), EPOLL_CTL_MOD, fd, events, token, ec);
+}
+
+void Epoll::remove(int fd, std::error_code& ec) noexcept {
+  control(fd_.get(), EPOLL_CTL_DEL, fd, 0, 0, ec);
+}
+
+std::size_t Epoll::wait(std::span<epoll_event> events, int timeout_ms,
+                        std::error_code& ec) noexcept {
+  const int ready =
+      ::epoll_wait(fd_.get(), events.data(), static_cast<int>(events.size()), timeout_ms);
+  if (ready >= 0) {
+    ec.clear();
+    return static_cast<std::size_t>(ready);
+  }
+  if (errno == EINTR) {
+    ec.clear();
+    return 0;
+  }
+  ec = last_error();
+  return 0;
+}
+
+}  // namespace sockkit::sys

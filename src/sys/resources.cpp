@@ -1,0 +1,29 @@
+#include "sockkit/sys/resources.hpp"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+
+namespace sockkit::sys {
+
+std::size_t raise_open_file_limit(std::size_t wanted) noexcept {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+  if (limit.rlim_cur < wanted && limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = std::min<rlim_t>(wanted, limit.rlim_max);
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  return static_cast<std::size_t>(limit.rlim_cur);
+}
+
+std::chrono::nanoseconds process_cpu_time() noexcept {
+  rusage usage{};
+  if (::getrusage(RUSAGE_SELF, &usage) != 0) return {};
+  const auto as_ns = [](const timeval& tv) {
+    return std::chrono::seconds(tv.tv_sec) + std::chrono::microseconds(tv.tv_usec);
+  };
+  return as_ns(usage.ru_utime) + as_ns(usage.ru_stime);
+}
+
+}  // namespace sockkit::sys
