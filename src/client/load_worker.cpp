@@ -7,6 +7,7 @@
 
 #include "sockkit/codec/byte_order.hpp"
 #include "sockkit/sys/error.hpp"
+#include "sockkit/sys/resources.hpp"
 #include "sockkit/sys/socket.hpp"
 #include "sockkit/sys/socket_options.hpp"
 
@@ -47,6 +48,8 @@ LoadGenerator::Worker::Worker(const LoadConfig& config, std::size_t first, std::
 }
 
 void LoadGenerator::Worker::run() {
+  // The rate schedule is only as good as the wake-ups: ask for them on time, not batched.
+  sys::set_timer_slack(1us);
   const bool connect_phase = config_.mode != LoadMode::connect;
   auto now = Clock::now();
   for (auto& c : connections_) start_connect(c, now);
@@ -61,7 +64,7 @@ void LoadGenerator::Worker::run() {
                       [](const Connection& c) { return c.state == State::connecting; });
       if (!pending) break;
       std::error_code ec;
-      const auto ready = epoll_.wait(events, 10, ec);
+      const auto ready = epoll_.wait(events, 10ms, ec);
       now = Clock::now();
       for (std::size_t i = 0; i < ready; ++i) {
         on_event(connections_[events[i].data.u64], events[i].events, now);
@@ -87,7 +90,7 @@ void LoadGenerator::Worker::run() {
 
   while (!finished(now)) {
     std::error_code ec;
-    const auto ready = epoll_.wait(events, wait_ms(now), ec);
+    const auto ready = epoll_.wait(events, wait_time(now), ec);
     if (ec) {
       first_error_ = first_error_.empty() ? "epoll_wait: " + ec.message() : first_error_;
       break;
@@ -116,12 +119,11 @@ bool LoadGenerator::Worker::finished(Clock::time_point now) const noexcept {
   return all_answered || now >= end_ + kHoldGrace;
 }
 
-int LoadGenerator::Worker::wait_ms(Clock::time_point now) const noexcept {
+std::chrono::nanoseconds LoadGenerator::Worker::wait_time(Clock::time_point now) const noexcept {
   auto until = std::min(end_, next_housekeeping_);
   if (config_.mode == LoadMode::rate) until = std::min(until, next_due_);
   if (config_.mode == LoadMode::hold && hold_probed_again_) until = now + kHousekeepingEvery;
-  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(until - now).count();
-  return static_cast<int>(std::clamp<std::int64_t>(ms, 0, 1000));
+  return std::clamp<std::chrono::nanoseconds>(until - now, 0ns, 1s);
 }
 
 void LoadGenerator::Worker::start_connect(Connection& c, Clock::time_point now) {

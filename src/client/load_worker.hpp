@@ -111,7 +111,7 @@ class LoadGenerator::Worker {
   [[nodiscard]] bool measuring(Clock::time_point now) const noexcept {
     return now >= measure_from_;
   }
-  [[nodiscard]] int wait_ms(Clock::time_point now) const noexcept;
+  [[nodiscard]] std::chrono::nanoseconds wait_time(Clock::time_point now) const noexcept;
   [[nodiscard]] bool finished(Clock::time_point now) const noexcept;
 
   const LoadConfig& config_;

@@ -38,10 +38,18 @@ void Epoll::remove(int fd, std::error_code& ec) noexcept {
   control(fd_.get(), EPOLL_CTL_DEL, fd, 0, 0, ec);
 }
 
-std::size_t Epoll::wait(std::span<epoll_event> events, int timeout_ms,
+std::size_t Epoll::wait(std::span<epoll_event> events, std::chrono::nanoseconds timeout,
                         std::error_code& ec) noexcept {
+  timespec wait_for{};
+  const timespec* limit = nullptr;
+  if (timeout >= std::chrono::nanoseconds::zero()) {
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(timeout);
+    wait_for.tv_sec = static_cast<time_t>(seconds.count());
+    wait_for.tv_nsec = static_cast<long>((timeout - seconds).count());
+    limit = &wait_for;
+  }
   const int ready =
-      ::epoll_wait(fd_.get(), events.data(), static_cast<int>(events.size()), timeout_ms);
+      ::epoll_pwait2(fd_.get(), events.data(), static_cast<int>(events.size()), limit, nullptr);
   if (ready >= 0) {
     ec.clear();
     return static_cast<std::size_t>(ready);

@@ -1,5 +1,6 @@
 #include "sockkit/sys/resources.hpp"
 
+#include <sys/prctl.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -15,6 +16,10 @@ std::size_t raise_open_file_limit(std::size_t wanted) noexcept {
     if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
   }
   return static_cast<std::size_t>(limit.rlim_cur);
+}
+
+void set_timer_slack(std::chrono::nanoseconds slack) noexcept {
+  ::prctl(PR_SET_TIMERSLACK, static_cast<unsigned long>(std::max<std::int64_t>(slack.count(), 1)));
 }
 
 std::chrono::nanoseconds process_cpu_time() noexcept {

@@ -65,7 +65,7 @@ void TestEchoServer::loop() {
       stalled = true;
       std::this_thread::sleep_for(faults_.stall_for);
     }
-    const auto ready = epoll.wait(events, 10, ec);
+    const auto ready = epoll.wait(events, std::chrono::milliseconds(10), ec);
     for (std::size_t i = 0; i < ready; ++i) {
       const auto token = events[i].data.u64;
       if (token == 0) {

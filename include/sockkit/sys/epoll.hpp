@@ -2,6 +2,7 @@
 
 #include <sys/epoll.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -23,10 +24,12 @@ class Epoll {
   void modify(int fd, std::uint32_t events, std::uint64_t token, std::error_code& ec) noexcept;
   void remove(int fd, std::error_code& ec) noexcept;
 
-  /// Waits up to `timeout_ms` (negative: forever) and fills `events`; returns how many are
-  /// ready. A signal ends the wait early with 0 events rather than an error, so the loop
-  /// just goes round again.
-  std::size_t wait(std::span<epoll_event> events, int timeout_ms, std::error_code& ec) noexcept;
+  /// Waits up to `timeout` (negative: forever) and fills `events`; returns how many are
+  /// ready. The timeout has nanosecond resolution (epoll_pwait2), not epoll_wait's
+  /// milliseconds: a load generator's schedule needs it. A signal ends the wait early with
+  /// 0 events rather than an error, so the loop just goes round again.
+  std::size_t wait(std::span<epoll_event> events, std::chrono::nanoseconds timeout,
+                   std::error_code& ec) noexcept;
 
   [[nodiscard]] int native_handle() const noexcept { return fd_.get(); }
 

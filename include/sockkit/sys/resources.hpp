@@ -10,6 +10,10 @@ namespace sockkit::sys {
 /// in force.
 std::size_t raise_open_file_limit(std::size_t wanted) noexcept;
 
+/// How late the kernel may wake this thread from a timed wait, to batch wake-ups (default
+/// 50 µs). A load generator's schedule wants it near zero.
+void set_timer_slack(std::chrono::nanoseconds slack) noexcept;
+
 /// CPU time this process has used so far, user plus system, all threads.
 [[nodiscard]] std::chrono::nanoseconds process_cpu_time() noexcept;
 

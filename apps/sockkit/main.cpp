@@ -1,0 +1,22 @@
+// sockkit: the command-line tool built on the library.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "bench_command.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "sockkit: client-server sockets done right.\n"
+      "Each command has its own --help, with examples."};
+  app.set_version_flag("--version", std::string("sockkit ") + SOCKKIT_VERSION);
+  app.require_subcommand(1);
+  sockkit::app::BenchCommand bench(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int status = app.exit(e);  // prints help, version or the error
+    return status == 0 ? 0 : 2;
+  }
+  if (bench.chosen()) return bench.run();
+  return 2;
+}

@@ -1,0 +1,31 @@
+#pragma once
+
+// Command-line values with units: durations ("500ms", "10s", "2m") and sizes ("64",
+// "4KiB", "1MiB"). Bad text throws std::invalid_argument naming the text and what was
+// expected.
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace sockkit::app {
+
+/// "250us", "500ms", "10s", "1.5s", "2m", "1h"; a bare number is seconds.
+std::chrono::milliseconds parse_duration(std::string_view text);
+/// "64", "64B", "4KiB", "1.5MiB", "1GiB" (K, M, G are binary too: 1K = 1024).
+std::size_t parse_size(std::string_view text);
+/// "64" (fixed) or "16-4KiB" (a range, inclusive).
+std::pair<std::size_t, std::size_t> parse_size_range(std::string_view text);
+/// "1000", "1000/s", "2.5k/s".
+double parse_rate(std::string_view text);
+
+/// "1.5 s", "250 ms", "38 µs".
+std::string format_duration(std::chrono::nanoseconds value);
+/// "64 B", "4 KiB", "1.5 MiB".
+std::string format_size(std::size_t bytes);
+/// 1234567 -> "1,234,567".
+std::string format_count(std::uint64_t value);
+
+}  // namespace sockkit::app

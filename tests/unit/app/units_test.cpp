@@ -1,0 +1,71 @@
+#include "units.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace sockkit::app {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(Units, DurationsTakeUnits) {
+  EXPECT_EQ(parse_duration("500ms"), 500ms);
+  EXPECT_EQ(parse_duration("10s"), 10s);
+  EXPECT_EQ(parse_duration("1.5s"), 1500ms);
+  EXPECT_EQ(parse_duration("2m"), 120s);
+  EXPECT_EQ(parse_duration("1h"), 3600s);
+  EXPECT_EQ(parse_duration("3"), 3s);
+  EXPECT_EQ(parse_duration("250us"), 1ms);  // rounded up, never to zero
+}
+
+TEST(Units, SizesAreBinary) {
+  EXPECT_EQ(parse_size("64"), 64u);
+  EXPECT_EQ(parse_size("64B"), 64u);
+  EXPECT_EQ(parse_size("4KiB"), 4096u);
+  EXPECT_EQ(parse_size("4K"), 4096u);
+  EXPECT_EQ(parse_size("1.5MiB"), 1572864u);
+  EXPECT_EQ(parse_size("1GiB"), 1073741824u);
+  EXPECT_EQ(parse_size_range("16-4KiB"), std::make_pair(std::size_t{16}, std::size_t{4096}));
+  EXPECT_EQ(parse_size_range("100"), std::make_pair(std::size_t{100}, std::size_t{100}));
+}
+
+TEST(Units, RatesTakeThousands) {
+  EXPECT_EQ(parse_rate("1000"), 1000.0);
+  EXPECT_EQ(parse_rate("1000/s"), 1000.0);
+  EXPECT_EQ(parse_rate("2.5k/s"), 2500.0);
+}
+
+void expect_error(auto parse, const std::string& text, const std::string& words) {
+  try {
+    (void)parse(text);
+    ADD_FAILURE() << "'" << text << "' was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find(words), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("'" + text + "'"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Units, BadTextSaysWhatIsWrong) {
+  expect_error(parse_duration, "5x", "unknown duration unit 'x'");
+  expect_error(parse_duration, "fast", "is not a duration");
+  expect_error(parse_duration, "-1s", "is not a duration");
+  expect_error(parse_size, "12parsecs", "unknown size unit 'parsecs'");
+  expect_error(parse_size, "0.5", "whole number of bytes");
+  expect_error(parse_size, "", "is not a size");
+  expect_error(parse_size_range, "4KiB-16", "low end is above the high end");
+  expect_error(parse_rate, "lots", "is not a rate");
+}
+
+TEST(Units, FormatsForPeople) {
+  EXPECT_EQ(format_duration(38'400ns), "38.4 µs");
+  EXPECT_EQ(format_duration(1'500'000ns), "1.5 ms");
+  EXPECT_EQ(format_duration(2s), "2 s");
+  EXPECT_EQ(format_size(64), "64 B");
+  EXPECT_EQ(format_size(4096), "4 KiB");
+  EXPECT_EQ(format_count(1234567), "1,234,567");
+  EXPECT_EQ(format_count(999), "999");
+}
+
+}  // namespace
+}  // namespace sockkit::app
