@@ -104,7 +104,9 @@ void LoadGenerator::Worker::run() {
     if (now >= next_housekeeping_) housekeeping(now);
     progress_.store(counters_.messages, std::memory_order_relaxed);
   }
+  stopped_ = now;
   if (config_.mode == LoadMode::hold) {
+    stopped_ = end_;  // the hold time is what was measured; the probes come after it
     for (const auto& c : connections_) counters_.held += c.probes_answered >= 2 ? 1 : 0;
   }
   for (auto& c : connections_) c.fd.reset();

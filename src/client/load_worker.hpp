@@ -34,7 +34,10 @@ class LoadGenerator::Worker {
   [[nodiscard]] const LoadCounters& counters() const noexcept { return counters_; }
   [[nodiscard]] const LatencyHistogram& latency() const noexcept { return latency_; }
   [[nodiscard]] const std::string& first_error() const noexcept { return first_error_; }
-  [[nodiscard]] std::chrono::nanoseconds measured() const noexcept { return end_ - measure_from_; }
+  /// The measured window: warm-up end to the configured end, or to an early stop.
+  [[nodiscard]] std::chrono::nanoseconds measured() const noexcept {
+    return std::max<std::chrono::nanoseconds>(std::min(stopped_, end_) - measure_from_, {});
+  }
   [[nodiscard]] std::uint64_t progress() const noexcept {
     return progress_.load(std::memory_order_relaxed);
   }
@@ -129,6 +132,7 @@ class LoadGenerator::Worker {
 
   Clock::time_point measure_from_;
   Clock::time_point end_;
+  Clock::time_point stopped_;
   Clock::time_point next_housekeeping_;
   // rate mode: one schedule per worker, handed round-robin to its connections
   Clock::time_point next_due_;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <thread>
 
 #include "support/test_echo_server.hpp"
 
@@ -151,6 +152,22 @@ TEST(LoadGenerator, HoldKeepsThousandsOfConnections) {
   EXPECT_EQ(report.counters.errors(), 0u) << report.first_error;
   EXPECT_EQ(report.counters.held, 3000u);
   EXPECT_EQ(report.counters.messages, 6000u);  // two probes each
+}
+
+TEST(LoadGenerator, StopEndsTheRunEarlyAndMeasuresOnlyWhatRan) {
+  TestEchoServer server;
+  LoadGenerator generator(config_for(server, LoadMode::pingpong, 30s));
+  std::jthread stopper([&] {
+    std::this_thread::sleep_for(300ms);
+    generator.stop();
+  });
+  const auto started = std::chrono::steady_clock::now();
+  const auto report = generator.run();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+  EXPECT_GT(report.measured, 200ms);
+  EXPECT_LT(report.measured, 2s);
+  EXPECT_EQ(report.counters.errors(), 0u) << report.first_error;
+  EXPECT_GT(generator.progress(), 0u);
 }
 
 TEST(LoadGenerator, CountsConnectErrorsWhenNobodyListens) {
