@@ -65,18 +65,17 @@ LoadGenerator::LoadGenerator(LoadConfig config) : config_(std::move(config)) {
 LoadGenerator::~LoadGenerator() = default;
 
 LoadReport LoadGenerator::run() {
-  const auto cpu_before = sys::process_cpu_time();
   {
     std::vector<std::jthread> threads;
     for (auto& worker : workers_) threads.emplace_back([&worker] { worker->run(); });
   }
   LoadReport report;
-  report.cpu = sys::process_cpu_time() - cpu_before;
   report.threads = workers_.size();
   for (const auto& worker : workers_) {
     report.counters.merge(worker->counters());
     report.latency.merge(worker->latency());
     report.measured = std::max(report.measured, worker->measured());
+    report.cpu += worker->cpu();
     if (report.first_error.empty()) report.first_error = worker->first_error();
   }
   return report;

@@ -103,7 +103,12 @@ void LoadGenerator::Worker::run() {
     if (config_.mode == LoadMode::hold && now >= end_ && !hold_probed_again_) send_hold_probes(now);
     if (now >= next_housekeeping_) housekeeping(now);
     progress_.store(counters_.messages, std::memory_order_relaxed);
+    if (!cpu_started_ && measuring(now)) {
+      cpu_started_ = true;
+      cpu_ = sys::thread_cpu_time();
+    }
   }
+  cpu_ = cpu_started_ ? sys::thread_cpu_time() - cpu_ : std::chrono::nanoseconds{};
   stopped_ = now;
   if (config_.mode == LoadMode::hold) {
     stopped_ = end_;  // the hold time is what was measured; the probes come after it

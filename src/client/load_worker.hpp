@@ -38,6 +38,8 @@ class LoadGenerator::Worker {
   [[nodiscard]] std::chrono::nanoseconds measured() const noexcept {
     return std::max<std::chrono::nanoseconds>(std::min(stopped_, end_) - measure_from_, {});
   }
+  /// This thread's CPU time over the measured window.
+  [[nodiscard]] std::chrono::nanoseconds cpu() const noexcept { return cpu_; }
   [[nodiscard]] std::uint64_t progress() const noexcept {
     return progress_.load(std::memory_order_relaxed);
   }
@@ -133,6 +135,8 @@ class LoadGenerator::Worker {
   Clock::time_point measure_from_;
   Clock::time_point end_;
   Clock::time_point stopped_;
+  std::chrono::nanoseconds cpu_{};  // over the measured window
+  bool cpu_started_ = false;
   Clock::time_point next_housekeeping_;
   // rate mode: one schedule per worker, handed round-robin to its connections
   Clock::time_point next_due_;

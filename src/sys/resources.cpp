@@ -2,6 +2,7 @@
 
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include <algorithm>
 
@@ -29,6 +30,16 @@ std::chrono::nanoseconds process_cpu_time() noexcept {
     return std::chrono::seconds(tv.tv_sec) + std::chrono::microseconds(tv.tv_usec);
   };
   return as_ns(usage.ru_utime) + as_ns(usage.ru_stime);
+}
+
+}  // namespace sockkit::sys
+
+namespace sockkit::sys {
+
+std::chrono::nanoseconds thread_cpu_time() noexcept {
+  timespec now{};
+  if (::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now) != 0) return {};
+  return std::chrono::seconds(now.tv_sec) + std::chrono::nanoseconds(now.tv_nsec);
 }
 
 }  // namespace sockkit::sys

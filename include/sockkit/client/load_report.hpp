@@ -33,7 +33,7 @@ struct LoadReport {
   LoadCounters counters;
   LatencyHistogram latency;
   std::chrono::nanoseconds measured{};  // the measured window's length
-  std::chrono::nanoseconds cpu{};       // the generator's own CPU time (user + system)
+  std::chrono::nanoseconds cpu{};       // the generator threads' CPU time in that window
   std::uint64_t threads = 1;
   /// The first error seen, in words ("connect 127.0.0.1:9: Connection refused").
   std::string first_error;

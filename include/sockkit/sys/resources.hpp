@@ -17,4 +17,7 @@ void set_timer_slack(std::chrono::nanoseconds slack) noexcept;
 /// CPU time this process has used so far, user plus system, all threads.
 [[nodiscard]] std::chrono::nanoseconds process_cpu_time() noexcept;
 
+/// CPU time the calling thread has used so far, user plus system.
+[[nodiscard]] std::chrono::nanoseconds thread_cpu_time() noexcept;
+
 }  // namespace sockkit::sys
