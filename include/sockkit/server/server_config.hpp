@@ -1,0 +1,60 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string_view>
+
+#include "sockkit/codec/frame_format.hpp"
+#include "sockkit/net/address.hpp"
+#include "sockkit/proto/protocol.hpp"
+
+namespace sockkit::server {
+
+/// How a server waits for its clients. Only this differs between engines; the protocols,
+/// the limits and the stats are the same.
+enum class EngineKind {
+  iterative,  // one client at a time: the tutorial's first server
+  threaded,   // a thread per client: the tutorial's `client_thread`
+  epoll,      // one event loop per thread over non-blocking sockets
+};
+
+[[nodiscard]] std::string_view to_string(EngineKind kind) noexcept;
+[[nodiscard]] std::optional<EngineKind> parse_engine_kind(std::string_view name) noexcept;
+
+/// Everything a server needs, with safe defaults: each resource a client can make the
+/// server hold has a bound (DESIGN.md, idea 4).
+struct ServerConfig {
+  /// Where to listen: TCP v4/v6 or Unix. The tutorial's 127.0.0.1:65432.
+  net::Address listen = net::Address::ipv4_loopback(65432);
+  int backlog = 511;
+  /// Event-loop threads for `epoll` (0: one per core). Ignored by the other engines.
+  std::size_t threads = 0;
+  proto::ProtocolKind protocol = proto::ProtocolKind::echo;
+  codec::FrameFormat frames;
+
+  /// More clients than this are accepted and closed at once (they see EOF, not a hang).
+  std::size_t max_connections = 10'000;
+  /// A connection with no traffic either way for this long is closed.
+  std::chrono::milliseconds idle_timeout{std::chrono::minutes(5)};
+  /// Replies queued for one client above this stop the server reading from it, so a client
+  /// that does not read cannot make the server hold more than this for it.
+  std::size_t high_water_mark = 256 * 1024;
+  /// The kernel's send buffer for each client (SO_SNDBUF; the kernel doubles it). Left to
+  /// autotuning it grows to megabytes per connection, all of it held for a client that does
+  /// not read, and the send timeout would never see that client stall. 0: autotuning.
+  std::size_t socket_send_buffer = 256 * 1024;
+  /// Replies queued with no write progress for this long close the connection.
+  std::chrono::milliseconds send_timeout{std::chrono::seconds(30)};
+  /// A message (frame) must complete within this of its first byte: the slowloris defence.
+  std::chrono::milliseconds frame_timeout{std::chrono::seconds(30)};
+  /// After stop(): how long active clients may finish before they are closed.
+  std::chrono::milliseconds drain_timeout{std::chrono::seconds(5)};
+
+  /// Where the server reports what an operator should know (the limit reached, out of
+  /// descriptors). Called from engine threads; empty: say nothing.
+  std::function<void(std::string_view)> log;
+};
+
+}  // namespace sockkit::server

@@ -1,0 +1,53 @@
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+
+#include "sockkit/proto/close_reason.hpp"
+
+namespace sockkit::server {
+
+/// A snapshot of a server's counters.
+struct Stats {
+  std::uint64_t accepted = 0;  // connections taken on (not counting rejected ones)
+  std::uint64_t rejected = 0;  // accepted and closed at once: over max_connections
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  std::array<std::uint64_t, proto::kCloseReasonCount> closed{};
+
+  [[nodiscard]] std::uint64_t closed_by(proto::CloseReason reason) const noexcept {
+    return closed[static_cast<std::size_t>(reason)];
+  }
+  [[nodiscard]] std::uint64_t closed_total() const noexcept;
+  /// Connections open now.
+  [[nodiscard]] std::uint64_t active() const noexcept { return accepted - closed_total(); }
+};
+
+/// Live counters an engine updates and anyone may read while it runs (relaxed atomics: each
+/// counter is exact, a snapshot of several is not one instant). Engines with one loop per
+/// thread keep one of these per loop, so no two threads write the same line.
+class StatsCounters {
+ public:
+  void accepted() noexcept { bump(accepted_, 1); }
+  void rejected() noexcept { bump(rejected_, 1); }
+  void bytes_in(std::uint64_t n) noexcept { bump(bytes_in_, n); }
+  void bytes_out(std::uint64_t n) noexcept { bump(bytes_out_, n); }
+  void closed(proto::CloseReason reason) noexcept {
+    bump(closed_[static_cast<std::size_t>(reason)], 1);
+  }
+  /// Adds these counters into `total`.
+  void add_to(Stats& total) const noexcept;
+
+ private:
+  static void bump(std::atomic<std::uint64_t>& counter, std::uint64_t n) noexcept {
+    counter.fetch_add(n, std::memory_order_relaxed);
+  }
+  std::atomic<std::uint64_t> accepted_{0};
+  std::atomic<std::uint64_t> rejected_{0};
+  std::atomic<std::uint64_t> bytes_in_{0};
+  std::atomic<std::uint64_t> bytes_out_{0};
+  std::array<std::atomic<std::uint64_t>, proto::kCloseReasonCount> closed_{};
+};
+
+}  // namespace sockkit::server

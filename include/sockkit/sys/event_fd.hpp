@@ -1,0 +1,44 @@
+#pragma once
+
+#include <system_error>
+
+#include "sockkit/sys/fd.hpp"
+
+namespace sockkit::sys {
+
+/// An eventfd used as a doorbell: `ring()` makes it readable, and it stays readable (nobody
+/// drains it), so every thread polling it wakes, now or later. Owns the fd; `ring()` is
+/// safe from any thread.
+class EventFd {
+ public:
+  /// Throws std::system_error.
+  static EventFd create();
+
+  void ring() noexcept;
+  [[nodiscard]] int native_handle() const noexcept { return fd_.get(); }
+
+ private:
+  explicit EventFd(Fd fd) noexcept : fd_(std::move(fd)) {}
+  Fd fd_;
+};
+
+/// A descriptor held in reserve (on /dev/null). When accept() fails with EMFILE, closing it
+/// frees one slot to accept the waiting client and close it at once, so the client sees
+/// EOF instead of hanging and the listener stops being readable (libuv, muduo).
+class SpareFd {
+ public:
+  SpareFd() noexcept { refill(); }
+  /// Frees the reserve for one accept, then takes it back.
+  template <class AcceptAndClose>
+  void spend(AcceptAndClose accept_and_close) {
+    fd_.reset();
+    accept_and_close();
+    refill();
+  }
+
+ private:
+  void refill() noexcept;
+  Fd fd_;
+};
+
+}  // namespace sockkit::sys

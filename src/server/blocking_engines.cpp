@@ -1,0 +1,109 @@
+#include "blocking_engines.hpp"
+
+#include <poll.h>
+
+#include <array>
+
+#include "sockkit/sys/socket.hpp"
+
+namespace sockkit::server::detail {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr auto kReapEvery = 200ms;  // the threaded engine joins finished threads this often
+
+}  // namespace
+
+BlockingEngineBase::BlockingEngineBase(ServerConfig config)
+    : config_(std::move(config)),
+      listener_(net::StreamListener::bind(config_.listen, {.backlog = config_.backlog})),
+      stop_(config_.drain_timeout),
+      log_(config_) {}
+
+void BlockingEngineBase::stop() noexcept {
+  stop_.request();
+  stop_listening(listener_);
+}
+
+Stats BlockingEngineBase::stats() const {
+  Stats total;
+  counters_.add_to(total);
+  return total;
+}
+
+sys::Fd BlockingEngineBase::accept_next() {
+  while (!stop_.requested()) {
+    std::array<pollfd, 2> watched{pollfd{listener_.native_handle(), POLLIN, 0},
+                                  pollfd{stop_.fd(), POLLIN, 0}};
+    if (::poll(watched.data(), watched.size(), static_cast<int>(kReapEvery.count())) <= 0) {
+      return {};  // a timeout (or a signal): the caller gets a chance to do its chores
+    }
+    if (stop_.requested()) break;
+    std::error_code ec;
+    sys::Fd fd = sys::accept(listener_.native_handle(), nullptr, nullptr, SOCK_NONBLOCK, ec);
+    if (!ec) return fd;
+    if (is_resource_exhaustion(ec)) {
+      log_.say("accept on " + listener_.local_address().to_string() + ": " + ec.message() +
+               "; closing new clients until descriptors free up");
+      spare_.spend([&] {
+        std::error_code ignored;
+        sys::Fd shed = sys::accept(listener_.native_handle(), nullptr, nullptr, 0, ignored);
+      });
+      std::this_thread::sleep_for(10ms);  // no busy loop if even the spare did not help
+    } else if (!is_transient_accept_error(ec)) {
+      log_.say("accept on " + listener_.local_address().to_string() + ": " + ec.message());
+      std::this_thread::sleep_for(10ms);
+    }
+  }
+  return {};
+}
+
+void IterativeEngine::run() {
+  while (!stop_.requested()) {
+    sys::Fd fd = accept_next();
+    if (!fd) continue;
+    counters_.accepted();
+    serve_blocking(std::move(fd), {config_, counters_, stop_});
+  }
+}
+
+ThreadedEngine::~ThreadedEngine() {
+  stop();
+  for (auto& client : clients_) {
+    if (client.thread.joinable()) client.thread.join();
+  }
+}
+
+void ThreadedEngine::reap_finished() {
+  clients_.remove_if([](Client& client) {
+    if (!client.done.load(std::memory_order_acquire)) return false;
+    client.thread.join();
+    return true;
+  });
+}
+
+void ThreadedEngine::run() {
+  while (!stop_.requested()) {
+    sys::Fd fd = accept_next();
+    reap_finished();
+    if (!fd) continue;
+    if (clients_.size() >= config_.max_connections) {
+      counters_.rejected();  // closed at once: the client sees EOF, not a hang
+      log_.say("connection limit (" + std::to_string(config_.max_connections) + ") reached on " +
+               listener_.local_address().to_string() + "; closing new clients");
+      continue;
+    }
+    counters_.accepted();
+    auto& client = clients_.emplace_back();
+    client.thread = std::thread([this, &client, fd = std::move(fd)]() mutable {
+      serve_blocking(std::move(fd), {config_, counters_, stop_});
+      client.done.store(true, std::memory_order_release);
+    });
+  }
+  // Draining: every session sees the doorbell and ends by the drain deadline.
+  for (auto& client : clients_) client.thread.join();
+  clients_.clear();
+}
+
+}  // namespace sockkit::server::detail

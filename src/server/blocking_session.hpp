@@ -1,0 +1,23 @@
+#pragma once
+
+// One connection served to its end on the calling thread: the loop the iterative and the
+// threaded engines share. Private to the library.
+
+#include "engine_support.hpp"
+#include "sockkit/sys/fd.hpp"
+
+namespace sockkit::server::detail {
+
+struct SessionContext {
+  const ServerConfig& config;
+  StatsCounters& stats;
+  const StopSignal& stop;
+};
+
+/// Serves `fd` (any blocking mode; it is made non-blocking) with a fresh protocol until the
+/// peer finishes, a limit closes it, or the server's drain ends. Waits in poll() on the
+/// socket and the stop doorbell, so every timeout is exact and stop() is seen at once.
+/// Closes `fd`, counts the close in `stats`, and returns why it ended.
+proto::CloseReason serve_blocking(sys::Fd fd, const SessionContext& context);
+
+}  // namespace sockkit::server::detail

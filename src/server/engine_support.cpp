@@ -1,0 +1,60 @@
+#include "engine_support.hpp"
+
+#include "sockkit/sys/socket.hpp"
+
+namespace sockkit::server::detail {
+
+void StopSignal::request() noexcept {
+  if (requested_.exchange(true, std::memory_order_acq_rel)) return;
+  deadline_.store((Clock::now() + drain_).time_since_epoch().count(), std::memory_order_release);
+  bell_.ring();
+}
+
+Clock::time_point StopSignal::deadline() const noexcept {
+  return Clock::time_point(Clock::duration(deadline_.load(std::memory_order_acquire)));
+}
+
+void ThrottledLog::say(const std::string& message) {
+  if (!config_.log) return;
+  const auto now = Clock::now().time_since_epoch().count();
+  auto last = last_.load(std::memory_order_relaxed);
+  const auto second = std::chrono::duration_cast<Clock::duration>(std::chrono::seconds(1)).count();
+  if (last != 0 && now - last < second) {
+    suppressed_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  if (!last_.compare_exchange_strong(last, now)) {
+    suppressed_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  const auto held_back = suppressed_.exchange(0, std::memory_order_relaxed);
+  config_.log(held_back == 0
+                  ? message
+                  : message + " (" + std::to_string(held_back) + " similar messages suppressed)");
+}
+
+bool is_transient_accept_error(const std::error_code& ec) noexcept {
+  return ec == std::errc::resource_unavailable_try_again || ec == std::errc::connection_aborted ||
+         ec == std::errc::interrupted || ec == std::errc::protocol_error ||
+         ec == std::errc::operation_not_permitted || ec == std::errc::connection_reset;
+}
+
+bool is_resource_exhaustion(const std::error_code& ec) noexcept {
+  return ec == std::errc::too_many_files_open || ec == std::errc::too_many_files_open_in_system ||
+         ec == std::errc::no_buffer_space || ec == std::errc::not_enough_memory;
+}
+
+void stop_listening(const net::StreamListener& listener) noexcept {
+  std::error_code ignored;  // not listening any more is the goal either way
+  sys::shutdown(listener.native_handle(), SHUT_RDWR, ignored);
+}
+
+proto::CloseReason reason_for(const std::error_code& ec) noexcept {
+  if (ec == std::errc::connection_reset || ec == std::errc::broken_pipe) {
+    return proto::CloseReason::peer_reset;
+  }
+  if (ec == std::errc::timed_out) return proto::CloseReason::send_timeout;
+  return proto::CloseReason::error;
+}
+
+}  // namespace sockkit::server::detail

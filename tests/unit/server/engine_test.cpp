@@ -1,0 +1,344 @@
+// One behaviour suite, run against every engine: the engines differ only in how they wait.
+#include "sockkit/server/engine.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "sockkit/net/framing.hpp"
+#include "sockkit/net/stream_socket.hpp"
+#include "sockkit/sys/socket.hpp"
+#include "sockkit/sys/socket_options.hpp"
+#include "support/loopback.hpp"
+
+namespace sockkit::server {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+using proto::CloseReason;
+
+/// An engine running on its own thread for the length of a test.
+class RunningServer {
+ public:
+  RunningServer(EngineKind kind, ServerConfig config) {
+    config.listen = config.listen.family() == net::Address::Family::unspecified
+                        ? net::Address::ipv4_loopback()
+                        : config.listen;
+    engine_ = make_engine(kind, std::move(config));
+    thread_ = std::jthread([this] {
+      engine_->run();
+      returned_ = Clock::now();
+      done_ = true;
+    });
+  }
+  RunningServer(const RunningServer&) = delete;
+  RunningServer& operator=(const RunningServer&) = delete;
+  ~RunningServer() {
+    engine_->stop();
+    thread_.join();
+  }
+
+  Engine& engine() { return *engine_; }
+  const net::Address& address() const { return engine_->local_address(); }
+  net::StreamSocket connect() const { return net::StreamSocket::connect(address(), 2s); }
+  bool done() const { return done_; }
+  Clock::time_point returned() const { return returned_; }
+  /// Waits up to `limit` for `condition` on the stats.
+  template <class Condition>
+  bool wait_for_stats(Condition condition, std::chrono::milliseconds limit = 3s) {
+    const auto until = Clock::now() + limit;
+    while (Clock::now() < until) {
+      if (condition(engine_->stats())) return true;
+      std::this_thread::sleep_for(5ms);
+    }
+    return condition(engine_->stats());
+  }
+
+ private:
+  std::unique_ptr<Engine> engine_;
+  std::atomic<bool> done_{false};
+  Clock::time_point returned_;
+  std::jthread thread_;
+};
+
+ServerConfig base_config() {
+  ServerConfig config;
+  config.listen = net::Address();  // RunningServer picks 127.0.0.1:0
+  return config;
+}
+
+std::vector<std::byte> echo_round_trip(net::StreamSocket& stream,
+                                       const std::vector<std::byte>& data) {
+  std::vector<std::byte> back(data.size());
+  std::thread writer([&] { stream.send_all(data); });
+  stream.recv_exact(back);
+  writer.join();
+  return back;
+}
+
+// Reads until the peer closes or `limit` passes; true if it closed.
+bool closes_within(net::StreamSocket& stream, std::chrono::milliseconds limit) {
+  stream.set_read_timeout(limit);
+  std::array<std::byte, 65536> sink{};
+  std::error_code ec;
+  for (;;) {
+    const auto n = stream.recv_some(sink, ec);
+    if (ec) return ec == std::errc::connection_reset;
+    if (n == 0) return true;
+  }
+}
+
+class EngineTest : public testing::TestWithParam<EngineKind> {
+ protected:
+  bool concurrent() const { return GetParam() != EngineKind::iterative; }
+};
+
+TEST_P(EngineTest, EchoesEveryByteForManyClients) {
+  RunningServer server(GetParam(), base_config());
+  const std::size_t clients = concurrent() ? 50 : 5;
+  std::vector<net::StreamSocket> streams;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (std::size_t i = 0; i < clients; ++i) {
+    const auto run_one = [&, i] {
+      auto stream = server.connect();
+      std::mt19937 random(static_cast<unsigned>(i));
+      for (int m = 0; m < 5; ++m) {
+        const auto data =
+            test::random_bytes(1 + random() % (64 * 1024), static_cast<unsigned>(random()));
+        if (echo_round_trip(stream, data) != data) ++failures;
+      }
+    };
+    if (concurrent()) {
+      threads.emplace_back(run_one);
+    } else {
+      run_one();
+    }
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures, 0);
+  EXPECT_TRUE(server.wait_for_stats(
+      [&](const Stats& s) { return s.closed_by(CloseReason::peer_closed) == clients; }));
+  const auto stats = server.engine().stats();
+  EXPECT_EQ(stats.accepted, clients);
+  EXPECT_EQ(stats.bytes_in, stats.bytes_out);
+  EXPECT_EQ(stats.active(), 0u);
+}
+
+TEST_P(EngineTest, FramedEchoAnswersFramesAndRefusesAHostileOne) {
+  auto config = base_config();
+  config.protocol = proto::ProtocolKind::framed_echo;
+  RunningServer server(GetParam(), config);
+  {
+    auto stream = server.connect();
+    for (const std::size_t size : {0u, 1u, 1000u, 1024u * 1024u}) {
+      const auto payload = test::random_bytes(size, static_cast<unsigned>(size));
+      std::thread writer([&] { net::send_frame(stream, payload); });
+      std::vector<std::byte> back;
+      ASSERT_TRUE(net::recv_frame(stream, back));
+      writer.join();
+      EXPECT_TRUE(back == payload) << size;
+    }
+  }
+  auto hostile = server.connect();
+  hostile.send_all("GET / HTTP/1.1\r\n\r\n");
+  EXPECT_TRUE(closes_within(hostile, 1s));
+  EXPECT_TRUE(server.wait_for_stats(
+      [](const Stats& s) { return s.closed_by(CloseReason::frame_too_large) == 1; }));
+  auto after = server.connect();  // the server goes on serving
+  std::vector<std::byte> back;
+  net::send_frame(after, std::as_bytes(std::span(std::string_view("still here"))));
+  ASSERT_TRUE(net::recv_frame(after, back));
+}
+
+TEST_P(EngineTest, HalfCloseStillEchoesEverythingThenCloses) {
+  RunningServer server(GetParam(), base_config());
+  auto stream = server.connect();
+  const auto data = test::random_bytes(10 * 1024 * 1024, 3);
+  std::thread writer([&] {
+    stream.send_all(data);
+    stream.shutdown_write();
+  });
+  std::vector<std::byte> back(data.size());
+  stream.recv_exact(back);
+  writer.join();
+  EXPECT_TRUE(back == data);
+  std::array<std::byte, 1> more{};
+  EXPECT_EQ(stream.recv_some(more), 0u) << "the server closes its side after the echo";
+}
+
+TEST_P(EngineTest, IdleTimeoutClosesOnlyTheSilentClient) {
+  if (!concurrent()) GTEST_SKIP() << "the iterative engine serves one client at a time";
+  auto config = base_config();
+  config.idle_timeout = 400ms;
+  RunningServer server(GetParam(), config);
+  auto silent = server.connect();
+  auto chatty = server.connect();
+  const auto start = Clock::now();
+  std::atomic<bool> chatty_ok{true};
+  std::thread talker([&] {
+    std::array<std::byte, 2> back{};
+    while (Clock::now() - start < 1200ms) {
+      std::error_code ec;
+      chatty.send_all(std::as_bytes(std::span(std::string_view("hi"))), ec);
+      if (!ec) chatty.recv_exact(back, ec);
+      if (ec) chatty_ok = false;
+      std::this_thread::sleep_for(100ms);
+    }
+  });
+  EXPECT_TRUE(closes_within(silent, 2s));
+  const auto closed_after = Clock::now() - start;
+  talker.join();
+  EXPECT_GE(closed_after, 390ms);
+  EXPECT_LT(closed_after, 1500ms);
+  EXPECT_TRUE(chatty_ok);
+  EXPECT_EQ(server.engine().stats().closed_by(CloseReason::idle), 1u);
+}
+
+TEST_P(EngineTest, FrameTimeoutClosesASlowloris) {
+  auto config = base_config();
+  config.protocol = proto::ProtocolKind::framed_echo;
+  config.frame_timeout = 300ms;
+  RunningServer server(GetParam(), config);
+  auto slow = server.connect();
+  const auto start = Clock::now();
+  slow.send_all(std::string_view("\x00\x00", 2));  // half a header, then nothing
+  EXPECT_TRUE(closes_within(slow, 2s));
+  const auto closed_after = Clock::now() - start;
+  EXPECT_GE(closed_after, 290ms);
+  EXPECT_LT(closed_after, 1500ms);
+  EXPECT_TRUE(server.wait_for_stats(
+      [](const Stats& s) { return s.closed_by(CloseReason::frame_timeout) == 1; }));
+}
+
+TEST_P(EngineTest, SendTimeoutClosesAClientThatNeverReads) {
+  auto config = base_config();
+  config.high_water_mark = 64 * 1024;
+  config.send_timeout = 500ms;
+  RunningServer server(GetParam(), config);
+  auto greedy = server.connect();
+  // Write as much as the kernel takes, never read: the server's replies pile up.
+  sys::set_option(greedy.native_handle(), sys::ReceiveBufferSize{4096});
+  std::error_code ec;
+  sys::set_nonblocking(greedy.native_handle(), true, ec);
+  const std::vector<std::byte> chunk(64 * 1024);
+  const auto start = Clock::now();
+  while (Clock::now() - start < 3s) {  // until the server gives up on us (reset)
+    (void)greedy.send_some(chunk, ec);
+    if (ec == std::errc::resource_unavailable_try_again) {
+      std::this_thread::sleep_for(1ms);
+    } else if (ec) {
+      break;
+    }
+  }
+  EXPECT_TRUE(server.wait_for_stats(
+      [](const Stats& s) { return s.closed_by(CloseReason::send_timeout) == 1; }, 4s))
+      << "closes: " << testing::PrintToString(server.engine().stats().closed)
+      << " in/out: " << server.engine().stats().bytes_in << "/"
+      << server.engine().stats().bytes_out;
+}
+
+TEST_P(EngineTest, TheConnectionLimitAcceptsAndClosesTheRest) {
+  if (!concurrent()) GTEST_SKIP() << "the iterative engine holds one connection by design";
+  auto config = base_config();
+  config.max_connections = 3;
+  RunningServer server(GetParam(), config);
+  std::vector<net::StreamSocket> kept;
+  for (int i = 0; i < 3; ++i) {
+    kept.push_back(server.connect());
+    EXPECT_TRUE(echo_round_trip(kept.back(), test::random_bytes(10, 1)) ==
+                test::random_bytes(10, 1));
+  }
+  std::vector<net::StreamSocket> extra;
+  for (int i = 0; i < 2; ++i) extra.push_back(server.connect());
+  for (auto& e : extra) EXPECT_TRUE(closes_within(e, 1s)) << "over the limit: EOF, not a hang";
+  EXPECT_EQ(server.engine().stats().rejected, 2u);
+  kept.pop_back();  // one leaves, so one more fits
+  EXPECT_TRUE(server.wait_for_stats([](const Stats& s) { return s.active() == 2; }));
+  auto late = server.connect();
+  EXPECT_TRUE(echo_round_trip(late, test::random_bytes(10, 2)) == test::random_bytes(10, 2));
+}
+
+TEST_P(EngineTest, StopRefusesNewClientsClosesIdleOnesAndReturns) {
+  auto config = base_config();
+  config.drain_timeout = 3s;
+  RunningServer server(GetParam(), config);
+  auto idle = server.connect();
+  EXPECT_TRUE(echo_round_trip(idle, test::random_bytes(100, 1)) == test::random_bytes(100, 1));
+  std::this_thread::sleep_for(200ms);  // quiet long enough to count as idle
+  const auto stop_at = Clock::now();
+  server.engine().stop();
+  EXPECT_TRUE(closes_within(idle, 1s));
+  std::error_code ec;
+  (void)net::StreamSocket::connect(server.address(), 1s, ec);
+  EXPECT_EQ(ec, std::errc::connection_refused);
+  EXPECT_TRUE(server.wait_for_stats([](const Stats& s) { return s.active() == 0; }));
+  while (!server.done() && Clock::now() - stop_at < 3s) std::this_thread::sleep_for(5ms);
+  EXPECT_TRUE(server.done());
+  EXPECT_LT(server.returned() - stop_at, 1s) << "nothing active: no need to wait out the drain";
+}
+
+TEST_P(EngineTest, TheDrainDeadlineClosesAClientThatNeverReads) {
+  auto config = base_config();
+  config.drain_timeout = 500ms;
+  config.high_water_mark = 64 * 1024;
+  RunningServer server(GetParam(), config);
+  auto stuck = server.connect();
+  sys::set_option(stuck.native_handle(), sys::ReceiveBufferSize{4096});
+  std::error_code ec;
+  sys::set_nonblocking(stuck.native_handle(), true, ec);
+  const std::vector<std::byte> chunk(64 * 1024);
+  for (int i = 0; i < 100; ++i) (void)stuck.send_some(chunk, ec);
+  ASSERT_TRUE(server.wait_for_stats([](const Stats& s) { return s.bytes_out > 0; }));
+  const auto stop_at = Clock::now();
+  server.engine().stop();
+  while (!server.done() && Clock::now() - stop_at < 5s) std::this_thread::sleep_for(5ms);
+  ASSERT_TRUE(server.done());
+  EXPECT_GE(server.returned() - stop_at, 450ms);
+  EXPECT_LT(server.returned() - stop_at, 2s);
+  EXPECT_EQ(server.engine().stats().closed_by(CloseReason::server_stopping), 1u);
+}
+
+TEST_P(EngineTest, ServesUnixSockets) {
+  auto config = base_config();
+  config.listen = net::Address::unix_abstract("sockkit-engine-test-" + std::to_string(::getpid()) +
+                                              "-" + std::string(to_string(GetParam())));
+  RunningServer server(GetParam(), config);
+  auto stream = server.connect();
+  const auto data = test::random_bytes(100000, 9);
+  EXPECT_TRUE(echo_round_trip(stream, data) == data);
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, EngineTest,
+                         testing::Values(EngineKind::iterative, EngineKind::threaded),
+                         [](const testing::TestParamInfo<EngineKind>& param) {
+                           return std::string(to_string(param.param));
+                         });
+
+TEST(EngineKind, NamesRoundTrip) {
+  for (const auto kind : {EngineKind::iterative, EngineKind::threaded, EngineKind::epoll}) {
+    EXPECT_EQ(parse_engine_kind(to_string(kind)), kind);
+  }
+  EXPECT_FALSE(parse_engine_kind("uring-ish"));
+}
+
+TEST(Engine, APortInUseIsAClearError) {
+  auto taken = net::StreamListener::bind(net::Address::ipv4_loopback());
+  ServerConfig config;
+  config.listen = taken.local_address();
+  try {
+    (void)make_engine(EngineKind::threaded, config);
+    FAIL() << "must not start";
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "bind " + taken.local_address().to_string() + ": Address already in use");
+  }
+}
+
+}  // namespace
+}  // namespace sockkit::server
