@@ -1,6 +1,7 @@
 #include "sockkit/server/engine.hpp"
 
 #include "blocking_engines.hpp"
+#include "epoll_engine.hpp"
 
 namespace sockkit::server {
 
@@ -40,9 +41,9 @@ std::unique_ptr<Engine> make_engine(EngineKind kind, ServerConfig config) {
   switch (kind) {
     case EngineKind::iterative: return std::make_unique<detail::IterativeEngine>(std::move(config));
     case EngineKind::threaded: return std::make_unique<detail::ThreadedEngine>(std::move(config));
-    case EngineKind::epoll: break;
+    case EngineKind::epoll: return std::make_unique<detail::EpollEngine>(std::move(config));
   }
-  throw std::invalid_argument("engine '" + std::string(to_string(kind)) + "' is not built yet");
+  throw std::invalid_argument("unknown engine");
 }
 
 }  // namespace sockkit::server

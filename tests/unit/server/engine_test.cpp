@@ -315,7 +315,8 @@ TEST_P(EngineTest, ServesUnixSockets) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, EngineTest,
-                         testing::Values(EngineKind::iterative, EngineKind::threaded),
+                         testing::Values(EngineKind::iterative, EngineKind::threaded,
+                                         EngineKind::epoll),
                          [](const testing::TestParamInfo<EngineKind>& param) {
                            return std::string(to_string(param.param));
                          });

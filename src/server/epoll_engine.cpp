@@ -1,0 +1,255 @@
+#include "epoll_engine.hpp"
+
+#include <algorithm>
+#include <array>
+
+#include "blocking_session.hpp"
+#include "sockkit/sys/error.hpp"
+#include "sockkit/sys/socket.hpp"
+
+namespace sockkit::server::detail {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::uint64_t kListenerToken = ~std::uint64_t{0};
+constexpr std::uint64_t kStopToken = kListenerToken - 1;
+constexpr std::size_t kReadsPerEvent = 4;     // then the other connections get their turn
+constexpr std::size_t kAcceptsPerEvent = 32;  // likewise for a flood of new clients
+constexpr auto kTimerTick = 50ms;             // deadlines are checked this often, at least
+
+}  // namespace
+
+/// One event loop: its own epoll, its own connections, its own counters. Loop thread only,
+/// except `counters()`, which any thread may read.
+class EpollEngine::Loop {
+ public:
+  explicit Loop(EpollEngine& engine) : engine_(engine), epoll_(sys::Epoll::create()) {
+    std::error_code ec;
+    // EPOLLEXCLUSIVE: a new client wakes one loop, not all of them.
+    epoll_.add(engine_.listener_.native_handle(), EPOLLIN | EPOLLEXCLUSIVE, kListenerToken, ec);
+    if (!ec) epoll_.add(engine_.stop_.fd(), EPOLLIN, kStopToken, ec);
+    if (ec) sys::throw_error(ec, "epoll_ctl");
+  }
+
+  void run();
+  [[nodiscard]] const StatsCounters& counters() const noexcept { return counters_; }
+
+ private:
+  // A connection's slot: a stale event for a closed one is recognised by its generation.
+  struct Connection {
+    sys::Fd fd;
+    std::unique_ptr<Session> session;
+    std::uint32_t generation = 0;
+    std::uint32_t interest = 0;  // the events registered with epoll
+    bool open = false;
+  };
+
+  void accept_clients(Clock::time_point now);
+  void on_event(std::uint64_t token, std::uint32_t events, Clock::time_point now);
+  void flush(Connection& c, Clock::time_point now);
+  void update_interest(Connection& c, std::size_t slot);
+  void close(std::size_t slot, proto::CloseReason reason);
+  void check_deadlines(Clock::time_point now, bool draining);
+  [[nodiscard]] static std::uint64_t token_of(std::size_t slot, std::uint32_t generation) {
+    return (std::uint64_t{generation} << 32) | slot;
+  }
+
+  EpollEngine& engine_;
+  sys::Epoll epoll_;
+  std::vector<Connection> slots_;
+  std::vector<std::size_t> free_slots_;
+  std::size_t open_count_ = 0;
+  std::vector<std::byte> buffer_ = std::vector<std::byte>(64 * 1024);
+  StatsCounters counters_;
+  sys::SpareFd spare_;
+};
+
+void EpollEngine::Loop::run() {
+  std::array<epoll_event, 256> events{};
+  bool draining = false;
+  auto next_tick = Clock::now();
+  while (!(draining && open_count_ == 0)) {
+    std::error_code ec;
+    const auto wait = std::clamp<Clock::duration>(next_tick - Clock::now(), 0ns, kTimerTick);
+    const auto ready = epoll_.wait(events, wait, ec);
+    const auto now = Clock::now();
+    if (!draining && engine_.stop_.requested()) {
+      draining = true;
+      epoll_.remove(engine_.listener_.native_handle(), ec);
+      epoll_.remove(engine_.stop_.fd(), ec);  // stays readable: do not wake on it again
+      next_tick = now;                        // close the idle ones at once
+    }
+    for (std::size_t i = 0; i < ready; ++i) {
+      const auto token = events[i].data.u64;
+      if (token == kListenerToken) {
+        if (!draining) accept_clients(now);
+      } else if (token != kStopToken) {
+        on_event(token, events[i].events, now);
+      }
+    }
+    if (now >= next_tick) {
+      check_deadlines(now, draining);
+      next_tick = now + kTimerTick;
+    }
+  }
+}
+
+void EpollEngine::Loop::accept_clients(Clock::time_point now) {
+  auto& listener = engine_.listener_;
+  for (std::size_t accepted = 0; accepted < kAcceptsPerEvent; ++accepted) {
+    std::error_code ec;
+    sys::Fd fd = sys::accept(listener.native_handle(), nullptr, nullptr, SOCK_NONBLOCK, ec);
+    if (ec) {
+      if (is_resource_exhaustion(ec)) {
+        engine_.log_.say("accept on " + listener.local_address().to_string() + ": " + ec.message() +
+                         "; closing new clients until descriptors free up");
+        spare_.spend([&] {
+          std::error_code ignored;
+          sys::Fd shed = sys::accept(listener.native_handle(), nullptr, nullptr, 0, ignored);
+        });
+      } else if (!is_transient_accept_error(ec)) {
+        engine_.log_.say("accept on " + listener.local_address().to_string() + ": " + ec.message());
+      }
+      return;  // EAGAIN: none left (level-triggered epoll brings us back for more)
+    }
+    if (engine_.open_connections_.fetch_add(1) >= engine_.config_.max_connections) {
+      engine_.open_connections_.fetch_sub(1);
+      counters_.rejected();  // fd closes here: the client sees EOF, not a hang
+      engine_.log_.say("connection limit (" + std::to_string(engine_.config_.max_connections) +
+                       ") reached on " + listener.local_address().to_string() +
+                       "; closing new clients");
+      continue;
+    }
+    prepare_client_socket(fd.get(), engine_.config_);
+    std::size_t slot = slots_.size();
+    if (free_slots_.empty()) {
+      slots_.emplace_back();
+    } else {
+      slot = free_slots_.back();
+      free_slots_.pop_back();
+    }
+    auto& c = slots_[slot];
+    c.fd = std::move(fd);
+    c.session = std::make_unique<Session>(engine_.config_, now);
+    c.open = true;
+    c.interest = EPOLLIN;
+    epoll_.add(c.fd.get(), c.interest, token_of(slot, c.generation), ec);
+    ++open_count_;
+    counters_.accepted();
+    if (ec) close(slot, proto::CloseReason::error);
+  }
+}
+
+void EpollEngine::Loop::on_event(std::uint64_t token, std::uint32_t events, Clock::time_point now) {
+  const auto slot = static_cast<std::size_t>(token & 0xFFFFFFFF);
+  if (slot >= slots_.size()) return;
+  auto& c = slots_[slot];
+  if (!c.open || c.generation != static_cast<std::uint32_t>(token >> 32)) return;  // stale
+
+  if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && c.session->wants_read()) {
+    for (std::size_t reads = 0; reads < kReadsPerEvent && c.session->wants_read(); ++reads) {
+      std::error_code ec;
+      const auto n = sys::recv(c.fd.get(), buffer_, 0, ec);
+      if (ec == std::errc::resource_unavailable_try_again) break;
+      if (ec) return close(slot, reason_for(ec));
+      if (n == 0) {
+        c.session->on_end_of_stream();
+        break;
+      }
+      counters_.bytes_in(n);
+      c.session->on_input(std::span(buffer_).first(n), now);
+      if (n < buffer_.size()) break;
+    }
+  }
+  // All the replies to what was just read leave in one send.
+  if (c.session->wants_write()) flush(c, now);
+  if (!c.open) return;
+  if (const auto reason = c.session->due(now, false, now)) return close(slot, *reason);
+  update_interest(c, slot);
+}
+
+void EpollEngine::Loop::flush(Connection& c, Clock::time_point now) {
+  std::error_code ec;
+  const auto n = sys::send(c.fd.get(), c.session->pending_output(), 0, ec);
+  if (ec && ec != std::errc::resource_unavailable_try_again) {
+    const auto slot = static_cast<std::size_t>(&c - slots_.data());
+    return close(slot, reason_for(ec));
+  }
+  counters_.bytes_out(n);
+  c.session->on_sent(n, now);
+}
+
+void EpollEngine::Loop::update_interest(Connection& c, std::size_t slot) {
+  // Level-triggered: ask for EPOLLOUT only while replies wait, and stop asking for EPOLLIN
+  // above the high-water mark, so a client that does not read is not read from either.
+  const std::uint32_t wanted =
+      (c.session->wants_read() ? EPOLLIN : 0u) | (c.session->wants_write() ? EPOLLOUT : 0u);
+  if (wanted == c.interest) return;
+  std::error_code ec;
+  epoll_.modify(c.fd.get(), wanted, token_of(slot, c.generation), ec);
+  c.interest = wanted;
+  if (ec) close(slot, proto::CloseReason::error);
+}
+
+void EpollEngine::Loop::close(std::size_t slot, proto::CloseReason reason) {
+  auto& c = slots_[slot];
+  if (!c.open) return;
+  // Closing the fd takes it out of epoll; the generation makes any event already fetched
+  // for it in this round a stale one.
+  c.fd.reset();
+  c.session.reset();
+  c.open = false;
+  ++c.generation;
+  free_slots_.push_back(slot);
+  --open_count_;
+  engine_.open_connections_.fetch_sub(1);
+  counters_.closed(reason);
+}
+
+void EpollEngine::Loop::check_deadlines(Clock::time_point now, bool draining) {
+  const auto drain_deadline = engine_.stop_.deadline();
+  for (std::size_t slot = 0; slot < slots_.size(); ++slot) {
+    auto& c = slots_[slot];
+    if (!c.open) continue;
+    if (const auto reason = c.session->due(now, draining, drain_deadline)) close(slot, *reason);
+  }
+}
+
+EpollEngine::EpollEngine(ServerConfig config)
+    : config_(std::move(config)),
+      listener_(net::StreamListener::bind(config_.listen, {.backlog = config_.backlog})),
+      stop_(config_.drain_timeout),
+      log_(config_) {
+  std::error_code ec;
+  sys::set_nonblocking(listener_.native_handle(), true, ec);
+  if (ec) sys::throw_error(ec, "fcntl O_NONBLOCK on " + listener_.local_address().to_string());
+  const std::size_t threads =
+      config_.threads > 0 ? config_.threads : std::max(1u, std::thread::hardware_concurrency());
+  for (std::size_t i = 0; i < threads; ++i) loops_.push_back(std::make_unique<Loop>(*this));
+}
+
+EpollEngine::~EpollEngine() {
+  stop();
+}
+
+void EpollEngine::run() {
+  std::vector<std::jthread> others;
+  for (std::size_t i = 1; i < loops_.size(); ++i) {
+    others.emplace_back([loop = loops_[i].get()] { loop->run(); });
+  }
+  loops_.front()->run();
+}
+
+void EpollEngine::stop() noexcept {
+  stop_.request();
+  stop_listening(listener_);
+}
+
+Stats EpollEngine::stats() const {
+  Stats total;
+  for (const auto& loop : loops_) loop->counters().add_to(total);
+  return total;
+}
+
+}  // namespace sockkit::server::detail

@@ -1,0 +1,60 @@
+#pragma once
+
+// The I/O-free half of serving one connection: the protocol, the replies queued for the
+// client, and the clocks behind every limit (idle, send and frame timeouts, the high-water
+// mark, the drain). Engines do the reading and writing and ask it what to do next, so every
+// engine applies the same rules. Private to the library; one per connection; one thread.
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <span>
+
+#include "engine_support.hpp"
+#include "sockkit/codec/byte_buffer.hpp"
+#include "sockkit/proto/protocol.hpp"
+
+namespace sockkit::server::detail {
+
+class Session {
+ public:
+  Session(const ServerConfig& config, Clock::time_point now);
+
+  /// Bytes the client sent; replies are queued.
+  void on_input(std::span<const std::byte> bytes, Clock::time_point now);
+  /// The client finished sending (read returned 0): queued replies still go out, then close.
+  void on_end_of_stream();
+  /// `count` bytes of `pending_output()` went out.
+  void on_sent(std::size_t count, Clock::time_point now);
+
+  /// Read more only while not ending and below the high-water mark.
+  [[nodiscard]] bool wants_read() const noexcept {
+    return !ending_ && out_.size() < config_.high_water_mark;
+  }
+  [[nodiscard]] bool wants_write() const noexcept { return !out_.empty(); }
+  [[nodiscard]] std::span<const std::byte> pending_output() const noexcept {
+    return out_.readable();
+  }
+  [[nodiscard]] std::size_t queued() const noexcept { return out_.size(); }
+
+  /// Why the connection must close now, if it must. `draining`: stop() was called and the
+  /// drain ends at `drain_deadline`. The first time it sees `draining`, a connection that
+  /// is quiet and owes nothing is closed at once.
+  [[nodiscard]] std::optional<proto::CloseReason> due(Clock::time_point now, bool draining,
+                                                      Clock::time_point drain_deadline);
+  /// When `due()` should next be asked, if nothing happens before.
+  [[nodiscard]] Clock::time_point next_deadline(bool draining,
+                                                Clock::time_point drain_deadline) const noexcept;
+
+ private:
+  const ServerConfig& config_;
+  std::unique_ptr<proto::Protocol> protocol_;
+  codec::ByteBuffer out_;
+  Clock::time_point last_traffic_;   // any byte in or out
+  Clock::time_point last_progress_;  // a write that moved bytes, or nothing owed
+  std::optional<Clock::time_point> message_started_;
+  std::optional<proto::CloseReason> ending_;  // set: read no more, flush, then close
+  bool saw_drain_ = false;
+};
+
+}  // namespace sockkit::server::detail
