@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 
 #include "blocking_session.hpp"
 #include "sockkit/sys/error.hpp"
@@ -17,6 +18,7 @@ constexpr std::uint64_t kStopToken = kListenerToken - 1;
 constexpr std::size_t kReadsPerEvent = 4;     // then the other connections get their turn
 constexpr std::size_t kAcceptsPerEvent = 32;  // likewise for a flood of new clients
 constexpr auto kTimerTick = 50ms;             // deadlines are checked this often, at least
+constexpr auto kAcceptPause = 100ms;          // out of descriptors: stop watching the listener
 
 }  // namespace
 
@@ -25,11 +27,10 @@ constexpr auto kTimerTick = 50ms;             // deadlines are checked this ofte
 class EpollEngine::Loop {
  public:
   explicit Loop(EpollEngine& engine) : engine_(engine), epoll_(sys::Epoll::create()) {
+    watch_listener();
     std::error_code ec;
-    // EPOLLEXCLUSIVE: a new client wakes one loop, not all of them.
-    epoll_.add(engine_.listener_.native_handle(), EPOLLIN | EPOLLEXCLUSIVE, kListenerToken, ec);
-    if (!ec) epoll_.add(engine_.stop_.fd(), EPOLLIN, kStopToken, ec);
-    if (ec) sys::throw_error(ec, "epoll_ctl");
+    epoll_.add(engine_.stop_.fd(), EPOLLIN, kStopToken, ec);
+    if (ec) sys::throw_error(ec, "epoll_ctl ADD stop");
   }
 
   void run();
@@ -46,6 +47,8 @@ class EpollEngine::Loop {
   };
 
   void accept_clients(Clock::time_point now);
+  void pause_accepting(Clock::time_point now);
+  void watch_listener();
   void on_event(std::uint64_t token, std::uint32_t events, Clock::time_point now);
   void flush(Connection& c, Clock::time_point now);
   void update_interest(Connection& c, std::size_t slot);
@@ -63,7 +66,24 @@ class EpollEngine::Loop {
   std::vector<std::byte> buffer_ = std::vector<std::byte>(64 * 1024);
   StatsCounters counters_;
   sys::SpareFd spare_;
+  std::optional<Clock::time_point> accepting_again_at_;  // set while paused
 };
+
+void EpollEngine::Loop::watch_listener() {
+  std::error_code ec;
+  // EPOLLEXCLUSIVE: a new client wakes one loop, not all of them.
+  epoll_.add(engine_.listener_.native_handle(), EPOLLIN | EPOLLEXCLUSIVE, kListenerToken, ec);
+  if (ec) sys::throw_error(ec, "epoll_ctl ADD listener");
+}
+
+// The listener stays readable while clients wait, so a level-triggered loop that cannot
+// accept them would spin. After shedding what it could, the loop looks away for a moment.
+void EpollEngine::Loop::pause_accepting(Clock::time_point now) {
+  if (accepting_again_at_) return;
+  std::error_code ec;
+  epoll_.remove(engine_.listener_.native_handle(), ec);
+  accepting_again_at_ = now + kAcceptPause;
+}
 
 void EpollEngine::Loop::run() {
   std::array<epoll_event, 256> events{};
@@ -76,7 +96,7 @@ void EpollEngine::Loop::run() {
     const auto now = Clock::now();
     if (!draining && engine_.stop_.requested()) {
       draining = true;
-      epoll_.remove(engine_.listener_.native_handle(), ec);
+      if (!accepting_again_at_) epoll_.remove(engine_.listener_.native_handle(), ec);
       epoll_.remove(engine_.stop_.fd(), ec);  // stays readable: do not wake on it again
       next_tick = now;                        // close the idle ones at once
     }
@@ -91,6 +111,10 @@ void EpollEngine::Loop::run() {
     if (now >= next_tick) {
       check_deadlines(now, draining);
       next_tick = now + kTimerTick;
+      if (accepting_again_at_ && now >= *accepting_again_at_) {
+        accepting_again_at_.reset();
+        if (!draining) watch_listener();
+      }
     }
   }
 }
@@ -108,6 +132,7 @@ void EpollEngine::Loop::accept_clients(Clock::time_point now) {
           std::error_code ignored;
           sys::Fd shed = sys::accept(listener.native_handle(), nullptr, nullptr, 0, ignored);
         });
+        pause_accepting(now);
       } else if (!is_transient_accept_error(ec)) {
         engine_.log_.say("accept on " + listener.local_address().to_string() + ": " + ec.message());
       }

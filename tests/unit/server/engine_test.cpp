@@ -2,6 +2,7 @@
 #include "sockkit/server/engine.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <random>
@@ -11,6 +12,7 @@
 
 #include "sockkit/net/framing.hpp"
 #include "sockkit/net/stream_socket.hpp"
+#include "sockkit/sys/resources.hpp"
 #include "sockkit/sys/socket.hpp"
 #include "sockkit/sys/socket_options.hpp"
 #include "support/loopback.hpp"
@@ -312,6 +314,70 @@ TEST_P(EngineTest, ServesUnixSockets) {
   auto stream = server.connect();
   const auto data = test::random_bytes(100000, 9);
   EXPECT_TRUE(echo_round_trip(stream, data) == data);
+}
+
+TEST_P(EngineTest, PeerResetsMidStreamLeaveNothingBehind) {
+  RunningServer server(GetParam(), base_config());
+  const auto fds_before = test::open_fd_count();
+  const std::vector<std::byte> chunk(256 * 1024);
+  std::array<std::byte, 4096> some{};
+  constexpr std::uint64_t kResets = 200;
+  for (std::uint64_t i = 0; i < kResets; ++i) {
+    auto stream = server.connect();
+    stream.send_all(chunk);
+    stream.recv_exact(some);
+    sys::set_option(stream.native_handle(), sys::Linger{true, 0s});  // close() sends RST
+  }
+  EXPECT_TRUE(server.wait_for_stats([](const Stats& s) { return s.active() == 0; }))
+      << "active: " << server.engine().stats().active();
+  const auto stats = server.engine().stats();
+  EXPECT_EQ(stats.accepted, kResets);
+  EXPECT_EQ(stats.closed_total(), kResets);
+  EXPECT_EQ(test::open_fd_count(), fds_before) << "the server kept descriptors of reset clients";
+}
+
+// Out of descriptors at accept (ROBUSTNESS L3): the server must not spin on a listener that
+// stays readable, clients it cannot take must see EOF rather than hang, and it recovers.
+TEST_P(EngineTest, OutOfDescriptorsShedsClientsWithoutSpinningAndRecovers) {
+  if (!concurrent()) GTEST_SKIP() << "the iterative engine holds one connection at a time";
+  RunningServer server(GetParam(), base_config());
+  rlimit original{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &original), 0);
+  // The test's 30 client sockets exist before the limit drops (connect() needs no new
+  // descriptor), leaving the server room for about 8 accepts.
+  std::vector<net::StreamSocket> clients;
+  for (int i = 0; i < 30; ++i) {
+    std::error_code ec;
+    clients.emplace_back(sys::open_socket(AF_INET, SOCK_STREAM, 0, ec));
+    ASSERT_FALSE(ec);
+  }
+  rlimit low = original;
+  low.rlim_cur = test::open_fd_count() + 8;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  for (auto& c : clients) {
+    std::error_code ec;
+    sys::connect(c.native_handle(), server.address().data(), server.address().size(), ec);
+    ASSERT_FALSE(ec) << ec.message();
+  }
+
+  const auto cpu_before = sys::process_cpu_time();
+  std::this_thread::sleep_for(1s);
+  const auto cpu_spent = sys::process_cpu_time() - cpu_before;
+  EXPECT_LT(cpu_spent, 300ms) << "busy loop on a readable listener while out of descriptors";
+
+  std::size_t shed = 0;
+  for (auto& c : clients) {
+    c.set_read_timeout(50ms);
+    std::array<std::byte, 1> b{};
+    std::error_code ec;
+    if (c.recv_some(b, ec) == 0 && !ec) ++shed;  // EOF: shed by the spare descriptor
+  }
+  EXPECT_GT(shed, 0u);
+  clients.clear();
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &original), 0);
+  EXPECT_TRUE(server.wait_for_stats([](const Stats& s) { return s.active() == 0; }));
+  auto fresh = server.connect();
+  EXPECT_TRUE(echo_round_trip(fresh, test::random_bytes(100, 4)) == test::random_bytes(100, 4));
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, EngineTest,
