@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "bench_command.hpp"
+#include "serve_command.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -10,6 +11,7 @@ int main(int argc, char** argv) {
       "Each command has its own --help, with examples."};
   app.set_version_flag("--version", std::string("sockkit ") + SOCKKIT_VERSION);
   app.require_subcommand(1);
+  sockkit::app::ServeCommand serve(app);
   sockkit::app::BenchCommand bench(app);
   try {
     app.parse(argc, argv);
@@ -17,6 +19,7 @@ int main(int argc, char** argv) {
     const int status = app.exit(e);  // prints help, version or the error
     return status == 0 ? 0 : 2;
   }
+  if (serve.chosen()) return serve.run();
   if (bench.chosen()) return bench.run();
   return 2;
 }

@@ -231,7 +231,7 @@ TEST_P(EngineTest, SendTimeoutClosesAClientThatNeverReads) {
   const std::vector<std::byte> chunk(64 * 1024);
   const auto start = Clock::now();
   while (Clock::now() - start < 3s) {  // until the server gives up on us (reset)
-    (void)greedy.send_some(chunk, ec);
+    (void)sys::send(greedy.native_handle(), chunk, 0, ec);
     if (ec == std::errc::resource_unavailable_try_again) {
       std::this_thread::sleep_for(1ms);
     } else if (ec) {
@@ -295,7 +295,7 @@ TEST_P(EngineTest, TheDrainDeadlineClosesAClientThatNeverReads) {
   std::error_code ec;
   sys::set_nonblocking(stuck.native_handle(), true, ec);
   const std::vector<std::byte> chunk(64 * 1024);
-  for (int i = 0; i < 100; ++i) (void)stuck.send_some(chunk, ec);
+  for (int i = 0; i < 100; ++i) (void)sys::send(stuck.native_handle(), chunk, 0, ec);
   ASSERT_TRUE(server.wait_for_stats([](const Stats& s) { return s.bytes_out > 0; }));
   const auto stop_at = Clock::now();
   server.engine().stop();
@@ -340,6 +340,11 @@ TEST_P(EngineTest, PeerResetsMidStreamLeaveNothingBehind) {
 // stays readable, clients it cannot take must see EOF rather than hang, and it recovers.
 TEST_P(EngineTest, OutOfDescriptorsShedsClientsWithoutSpinningAndRecovers) {
   if (!concurrent()) GTEST_SKIP() << "the iterative engine holds one connection at a time";
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "the sanitizer runtime needs descriptors of its own (UBSan's vptr check "
+                  "probes memory through a pipe) and reports false errors when the process "
+                  "has none; this test runs in the dev and release builds";
+#endif
   RunningServer server(GetParam(), base_config());
   rlimit original{};
   ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &original), 0);

@@ -1,0 +1,225 @@
+#include "serve_command.hpp"
+
+#include <fmt/format.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <iostream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "sockkit/net/endpoint.hpp"
+#include "sockkit/server/engine.hpp"
+#include "units.hpp"
+
+namespace sockkit::app {
+namespace {
+
+nlohmann::json to_json(const server::Stats& stats) {
+  nlohmann::json closed;
+  for (std::size_t i = 0; i < proto::kCloseReasonCount; ++i) {
+    closed[std::string(proto::to_string(static_cast<proto::CloseReason>(i)))] = stats.closed[i];
+  }
+  return {{"accepted", stats.accepted},   {"rejected", stats.rejected},
+          {"active", stats.active()},     {"bytes_in", stats.bytes_in},
+          {"bytes_out", stats.bytes_out}, {"closed_by_reason", closed}};
+}
+
+std::string stats_line(const server::Stats& stats) {
+  return fmt::format("stats accepted={} active={} rejected={} bytes_in={} bytes_out={}",
+                     stats.accepted, stats.active(), stats.rejected, stats.bytes_in,
+                     stats.bytes_out);
+}
+
+template <class Parse>
+auto parse_option(const char* name, const std::string& text, Parse parse) {
+  try {
+    return parse(text);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(fmt::format("{}: {}", name, e.what()));
+  }
+}
+
+}  // namespace
+
+ServeCommand::ServeCommand(CLI::App& parent) {
+  command_ = parent.add_subcommand(
+      "serve", "Run an echo server (the tutorial's, by default) on any of sockkit's engines");
+  command_->footer(R"(
+With no arguments: echo on 127.0.0.1:65432, like the tutorial's server. Every resource a
+client can make the server hold has a limit, and every limit is a flag with a safe default.
+SIGINT or SIGTERM stops accepting at once and lets active clients finish within
+--drain-timeout; a second signal exits at once.
+
+Exit status: 0 after a clean stop, 1 when the server cannot start (port in use, permission
+denied), 2 for bad usage.
+
+Examples:
+  sockkit serve                                   # echo on 127.0.0.1:65432
+  sockkit serve --listen :9000 --engine threaded  # every interface (prints a warning)
+  sockkit serve --listen [::1]:9000 --protocol framed-echo --max-frame 64KiB
+  sockkit serve --listen unix:/tmp/echo.sock --stats-interval 1s
+  sockkit serve --idle-timeout 30s --max-connections 1000 --json)");
+  command_
+      ->add_option("-l,--listen", listen_,
+                   "HOST:PORT, [IPv6]:PORT, :PORT (every interface) or unix:/path")
+      ->capture_default_str();
+  command_->add_option("-e,--engine", engine_, "iterative, threaded or epoll")
+      ->capture_default_str();
+  command_->add_option("-t,--threads", threads_, "epoll: event loops (0: one per core)")
+      ->capture_default_str();
+  command_->add_option("-p,--protocol", protocol_, "echo, framed-echo or discard")
+      ->capture_default_str();
+  command_
+      ->add_option("--max-connections", max_connections_,
+                   "More clients are accepted and closed at once")
+      ->capture_default_str();
+  command_->add_option("--idle-timeout", idle_timeout_, "Close a connection silent this long")
+      ->capture_default_str();
+  command_
+      ->add_option("--send-timeout", send_timeout_,
+                   "Close a client that takes no replies for this long")
+      ->capture_default_str();
+  command_
+      ->add_option("--frame-timeout", frame_timeout_,
+                   "framed-echo: a frame must arrive within this of its first byte")
+      ->capture_default_str();
+  command_->add_option("--drain-timeout", drain_timeout_, "After a stop signal, wait this long")
+      ->capture_default_str();
+  command_->add_option("--max-frame", max_frame_, "framed-echo: the largest frame accepted")
+      ->capture_default_str();
+  command_
+      ->add_option("--high-water-mark", high_water_mark_,
+                   "Stop reading a client with this much unsent reply")
+      ->capture_default_str();
+  command_->add_option("--backlog", backlog_, "Pending connections the kernel queues")
+      ->capture_default_str();
+  command_->add_option("--stats-interval", stats_interval_, "Print a stats line this often");
+  command_->add_flag("--json", json_, "Print the final stats as JSON on exit");
+}
+
+int ServeCommand::run() {
+  server::ServerConfig config;
+  server::EngineKind engine_kind{};
+  std::chrono::milliseconds interval{0};
+  bool every_interface = false;
+  try {
+    const auto endpoint = parse_option(
+        "--listen", listen_, [](const std::string& t) { return net::Endpoint::parse(t); });
+    every_interface = !listen_.empty() && listen_.front() == ':';
+    config.listen = endpoint.resolve().front();
+    const auto kind = server::parse_engine_kind(engine_);
+    if (!kind)
+      throw std::invalid_argument("--engine: '" + engine_ +
+                                  "' is not one of iterative, threaded, epoll");
+    engine_kind = *kind;
+    const auto protocol = proto::parse_protocol_kind(protocol_);
+    if (!protocol) {
+      throw std::invalid_argument("--protocol: '" + protocol_ +
+                                  "' is not one of echo, framed-echo, discard");
+    }
+    config.protocol = *protocol;
+    config.threads = threads_;
+    config.backlog = backlog_;
+    config.max_connections = max_connections_;
+    config.idle_timeout = parse_option("--idle-timeout", idle_timeout_, parse_duration);
+    config.send_timeout = parse_option("--send-timeout", send_timeout_, parse_duration);
+    config.frame_timeout = parse_option("--frame-timeout", frame_timeout_, parse_duration);
+    config.drain_timeout = parse_option("--drain-timeout", drain_timeout_, parse_duration);
+    config.frames.max_frame = parse_option("--max-frame", max_frame_, parse_size);
+    config.high_water_mark = parse_option("--high-water-mark", high_water_mark_, parse_size);
+    if (!stats_interval_.empty()) {
+      interval = parse_option("--stats-interval", stats_interval_, parse_duration);
+    }
+    if (config.max_connections == 0)
+      throw std::invalid_argument("--max-connections must be at least 1");
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "sockkit serve: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "sockkit serve: " << e.what() << "\n";
+    return 1;
+  }
+  config.log = [](std::string_view message) { std::cerr << "sockkit serve: " << message << '\n'; };
+
+  // Signals go to one thread that waits for them: the first stops the server gracefully,
+  // a second exits at once. Blocked here, before any engine thread exists, so all inherit it.
+  // A shell starts background jobs with SIGINT ignored; an ignored signal never reaches
+  // sigwait, so restore the default before blocking.
+  ::signal(SIGINT, SIG_DFL);
+  ::signal(SIGTERM, SIG_DFL);
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // A client that resets while we write must not kill us; MSG_NOSIGNAL covers our sends,
+  // and ignoring the signal covers anything else.
+  ::signal(SIGPIPE, SIG_IGN);
+
+  std::unique_ptr<server::Engine> engine;
+  try {
+    engine = server::make_engine(engine_kind, config);
+  } catch (const std::exception& e) {
+    std::cerr << "sockkit serve: " << e.what() << "\n";
+    return 1;
+  }
+  if (every_interface) {
+    std::cerr << "sockkit serve: warning: listening on every interface; other machines can "
+                 "connect (use 127.0.0.1:PORT for this machine only)\n";
+  }
+  std::cout << "Listening on " << engine->local_address()
+            << " (engine: " << server::to_string(engine_kind)
+            << ", protocol: " << proto::to_string(config.protocol) << ")" << std::endl;
+
+  std::atomic<bool> finished{false};
+  std::thread signal_waiter([&engine, &finished, signals] {
+    int received = 0;
+    sigwait(&signals, &received);
+    if (finished) return;  // woken by run()'s end, below
+    std::cerr << "sockkit serve: stopping (a second signal exits at once)\n";
+    engine->stop();
+    sigwait(&signals, &received);
+    if (!finished) std::_Exit(128 + received);
+  });
+
+  std::mutex mutex;
+  std::condition_variable done_cv;
+  bool done = false;
+  std::thread reporter;
+  if (interval.count() > 0) {
+    reporter = std::thread([&] {
+      std::unique_lock lock(mutex);
+      while (!done_cv.wait_for(lock, interval, [&] { return done; })) {
+        std::cout << stats_line(engine->stats()) << std::endl;
+      }
+    });
+  }
+
+  engine->run();
+
+  {
+    std::lock_guard lock(mutex);
+    done = true;
+  }
+  done_cv.notify_all();
+  if (reporter.joinable()) reporter.join();
+  // Wake the signal thread if it is still waiting for a first or second signal.
+  finished = true;
+  pthread_kill(signal_waiter.native_handle(), SIGTERM);
+  signal_waiter.join();
+
+  const auto stats = engine->stats();
+  if (json_) {
+    std::cout << to_json(stats).dump(2) << std::endl;
+  } else {
+    std::cout << stats_line(stats) << std::endl;
+  }
+  return 0;
+}
+
+}  // namespace sockkit::app
