@@ -1,0 +1,125 @@
+"""`sockkit serve` as a user runs it, checked with `sockkit bench` and plain sockets.
+Loopback only (the every-interface case binds :0 and is only checked for its warning);
+ports from the kernel; bounded runs.
+
+Run by CTest, one test case per CTest test: serve_command_test.py ServeCommandTest.test_...
+SOCKKIT_BIN_DIR names the directory holding the binaries."""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+import unittest
+
+BIN = os.environ.get("SOCKKIT_BIN_DIR", "build/dev/bin")
+TIMEOUT = 30
+SOCKKIT = os.path.join(BIN, "sockkit")
+
+
+class Server:
+    def __init__(self, *args):
+        self.proc = subprocess.Popen([SOCKKIT, "serve", "--listen", "127.0.0.1:0", *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        match = re.match(r"^Listening on (\S+) \(engine: (\w+), protocol: ([\w-]+)\)$", line.strip())
+        if not match:
+            self.proc.kill()
+            raise AssertionError(f"sockkit serve did not start: {line!r} {self.proc.stderr.read()}")
+        self.target, self.engine, self.protocol = match.groups()
+        self.port = int(self.target.rsplit(":", 1)[1])
+
+    def stop(self, sig=signal.SIGTERM):
+        self.proc.send_signal(sig)
+        out, err = self.proc.communicate(timeout=TIMEOUT)
+        return self.proc.returncode, out, err
+
+
+class ServeCommandTest(unittest.TestCase):
+    def test_every_engine_passes_a_verified_benchmark(self):
+        for engine in ["iterative", "threaded", "epoll"]:
+            server = Server("--engine", engine)
+            connections = "1" if engine == "iterative" else "20"
+            bench = subprocess.run([SOCKKIT, "bench", server.target, "-c", connections,
+                                    "-s", "1-8KiB", "-d", "500ms", "--warmup", "0s"],
+                                   capture_output=True, text=True, timeout=TIMEOUT)
+            code, out, err = server.stop()
+            self.assertEqual(bench.returncode, 0, engine + bench.stdout)
+            self.assertIn("errors     none", bench.stdout, engine)
+            self.assertEqual(code, 0, err)
+            self.assertRegex(out, rf"stats accepted={connections} active=0 ", engine)
+
+    def test_framed_echo_with_json_stats_on_exit(self):
+        server = Server("--protocol", "framed-echo", "--max-frame", "64KiB", "--json")
+        bench = subprocess.run([SOCKKIT, "bench", server.target, "--framed", "-s", "1-64KiB",
+                                "-c", "4", "-d", "300ms", "--warmup", "0s"],
+                               capture_output=True, text=True, timeout=TIMEOUT)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as s:
+            s.sendall(b"GET / HTTP/1.1\r\n\r\n")
+            self.assertEqual(s.recv(100), b"")  # refused as a frame far too large
+        code, out, _ = server.stop()
+        self.assertEqual(bench.returncode, 0, bench.stdout)
+        self.assertEqual(code, 0)
+        stats = json.loads(out[out.index("{"):])
+        self.assertEqual(stats["accepted"], 5)
+        self.assertEqual(stats["closed_by_reason"]["frame_too_large"], 1)
+        # bench stops with frames in flight and echoes unread, so its connections end as
+        # peer_closed, truncated or peer_reset (or server_stopping, if the stop came first);
+        # none may end by a timeout or an error.
+        closed = stats["closed_by_reason"]
+        self.assertEqual(sum(closed.values()), 5)
+        for reason in ["idle", "send_timeout", "frame_timeout", "error"]:
+            self.assertEqual(closed[reason], 0, reason)
+        self.assertEqual(stats["active"], 0)
+
+    def test_stop_signal_drains_and_a_second_one_exits_at_once(self):
+        server = Server("--drain-timeout", "20s")
+        client = socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT)
+        client.sendall(b"x" * 1000)  # active: keeps the drain going
+        client.recv(1000)
+        server.proc.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        self.assertIsNone(server.proc.poll(), "the drain waits for the active client")
+        with self.assertRaises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT)
+        start = time.monotonic()
+        server.proc.send_signal(signal.SIGINT)
+        server.proc.communicate(timeout=TIMEOUT)
+        self.assertLess(time.monotonic() - start, 1.0)
+        self.assertEqual(server.proc.returncode, 128 + signal.SIGINT)
+        client.close()
+
+    def test_port_in_use_is_one_clear_line_and_exit_1(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            s.listen()
+            port = s.getsockname()[1]
+            result = subprocess.run([SOCKKIT, "serve", "--listen", f"127.0.0.1:{port}"],
+                                    capture_output=True, text=True, timeout=TIMEOUT)
+        self.assertEqual(result.returncode, 1)
+        self.assertEqual(result.stderr,
+                         f"sockkit serve: bind 127.0.0.1:{port}: Address already in use\n")
+
+    def test_bad_usage_exits_2(self):
+        for args, message in [(["--engine", "uring-ish"], "--engine: 'uring-ish' is not one of"),
+                              (["--protocol", "http"], "--protocol: 'http' is not one of"),
+                              (["--idle-timeout", "soon"], "--idle-timeout: 'soon' is not a duration"),
+                              (["--listen", "[::1"], "missing ']'")]:
+            result = subprocess.run([SOCKKIT, "serve", *args], capture_output=True, text=True,
+                                    timeout=TIMEOUT)
+            self.assertEqual(result.returncode, 2, args)
+            self.assertIn(message, result.stderr, args)
+
+    def test_every_interface_prints_one_warning(self):
+        proc = subprocess.Popen([SOCKKIT, "serve", "--listen", ":0"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        self.assertRegex(proc.stdout.readline(), r"^Listening on 0\.0\.0\.0:\d+ ")
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=TIMEOUT)
+        self.assertEqual(err.count("warning: listening on every interface"), 1, err)
+
+
+if __name__ == "__main__":
+    unittest.main()
