@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "sockkit/client/load_generator.hpp"
 #include "sockkit/net/framing.hpp"
 #include "sockkit/net/stream_socket.hpp"
 #include "sockkit/sys/resources.hpp"
@@ -130,6 +131,34 @@ TEST_P(EngineTest, EchoesEveryByteForManyClients) {
   EXPECT_EQ(stats.accepted, clients);
   EXPECT_EQ(stats.bytes_in, stats.bytes_out);
   EXPECT_EQ(stats.active(), 0u);
+}
+
+// Many clients at once, random sizes from 1 B to 64 KiB, every echoed byte compared with
+// what was sent (the load generator checks them all).
+TEST_P(EngineTest, EchoesManyConcurrentClientsByteForByte) {
+  if (!concurrent()) GTEST_SKIP() << "the iterative engine serves one client at a time";
+  auto config = base_config();
+  RunningServer server(GetParam(), config);
+  client::LoadConfig load;
+  load.target = server.address();
+  load.connections = GetParam() == EngineKind::epoll ? 1000 : 200;
+  load.threads = 2;
+  load.min_size = 1;
+  load.max_size = 64 * 1024;
+  load.duration = 1s;
+  const auto report = client::LoadGenerator(load).run();
+  EXPECT_EQ(report.counters.errors(), 0u) << report.first_error;
+  EXPECT_EQ(report.counters.connects, load.connections);
+  EXPECT_GT(report.counters.messages, load.connections);
+  EXPECT_TRUE(server.wait_for_stats([](const Stats& s) { return s.active() == 0; }));
+  EXPECT_EQ(server.engine().stats().accepted, load.connections);
+}
+
+TEST_P(EngineTest, EchoesA16MiBPayload) {
+  RunningServer server(GetParam(), base_config());
+  auto stream = server.connect();
+  const auto data = test::random_bytes(16 * 1024 * 1024, 16);
+  EXPECT_TRUE(echo_round_trip(stream, data) == data);
 }
 
 TEST_P(EngineTest, FramedEchoAnswersFramesAndRefusesAHostileOne) {
