@@ -1,0 +1,120 @@
+// The per-connection rules every engine applies, checked without sockets or real time.
+#include "session.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace sockkit::server::detail {
+namespace {
+
+using namespace std::chrono_literals;
+using proto::CloseReason;
+
+std::span<const std::byte> bytes(std::string_view text) {
+  return std::as_bytes(std::span(text));
+}
+
+class SessionTest : public testing::Test {
+ protected:
+  SessionTest() {
+    config_.idle_timeout = 10s;
+    config_.send_timeout = 2s;
+    config_.frame_timeout = 3s;
+    config_.high_water_mark = 100;
+  }
+  std::optional<CloseReason> due(Session& s, Clock::duration at) {
+    return s.due(t0_ + at, false, {});
+  }
+
+  ServerConfig config_;
+  const Clock::time_point t0_ = Clock::now();
+};
+
+TEST_F(SessionTest, IdleMeansNoTrafficEitherWay) {
+  Session s(config_, t0_);
+  EXPECT_FALSE(due(s, 9s));
+  s.on_input(bytes("hi"), t0_ + 9s);
+  s.on_sent(2, t0_ + 9s);
+  EXPECT_FALSE(due(s, 18s));
+  EXPECT_EQ(due(s, 19s), CloseReason::idle);
+  EXPECT_EQ(s.next_deadline(false, {}), t0_ + 19s);
+}
+
+TEST_F(SessionTest, SendTimeoutCountsFromTheLastProgress) {
+  Session s(config_, t0_);
+  s.on_input(bytes("0123456789"), t0_);
+  EXPECT_TRUE(s.wants_write());
+  s.on_sent(4, t0_ + 1500ms);  // progress resets the clock
+  EXPECT_FALSE(due(s, 3s));
+  EXPECT_EQ(due(s, 3500ms), CloseReason::send_timeout);
+}
+
+TEST_F(SessionTest, AboveTheHighWaterMarkItStopsReading) {
+  Session s(config_, t0_);
+  const std::string big(150, 'x');
+  s.on_input(bytes(big), t0_);
+  EXPECT_FALSE(s.wants_read());
+  s.on_sent(100, t0_);
+  EXPECT_TRUE(s.wants_read());
+}
+
+TEST_F(SessionTest, TheFrameTimeoutIsAbsoluteFromTheFirstByte) {
+  config_.protocol = proto::ProtocolKind::framed_echo;
+  Session s(config_, t0_);
+  // One byte of a header every second: the frame never completes, and dripping does not
+  // restart the clock.
+  for (int i = 0; i < 3; ++i) {
+    s.on_input(bytes(std::string_view("\0", 1)), t0_ + std::chrono::seconds(i));
+    EXPECT_FALSE(due(s, std::chrono::seconds(i)));
+  }
+  EXPECT_EQ(due(s, 3s), CloseReason::frame_timeout);
+}
+
+TEST_F(SessionTest, EndOfStreamFlushesBeforeClosing) {
+  Session s(config_, t0_);
+  s.on_input(bytes("last words"), t0_);
+  s.on_end_of_stream();
+  EXPECT_FALSE(s.wants_read());
+  EXPECT_FALSE(due(s, 1s)) << "the echo is still owed";
+  s.on_sent(10, t0_ + 1s);
+  EXPECT_EQ(due(s, 1s), CloseReason::peer_closed);
+}
+
+TEST_F(SessionTest, EndOfStreamInsideAFrameIsTruncated) {
+  config_.protocol = proto::ProtocolKind::framed_echo;
+  Session s(config_, t0_);
+  s.on_input(bytes(std::string_view("\0\0\0\x05"
+                                    "ab",
+                                    6)),
+             t0_);
+  s.on_end_of_stream();
+  EXPECT_EQ(due(s, 0s), CloseReason::truncated);
+}
+
+TEST_F(SessionTest, AProtocolVerdictClosesAfterTheFlush) {
+  config_.protocol = proto::ProtocolKind::framed_echo;
+  Session s(config_, t0_);
+  s.on_input(bytes(std::string_view("\0\0\0\x01"
+                                    "aGET ",
+                                    9)),
+             t0_);
+  EXPECT_FALSE(due(s, 0s)) << "the good frame's echo goes out first";
+  s.on_sent(s.queued(), t0_);
+  EXPECT_EQ(due(s, 0s), CloseReason::frame_too_large);
+}
+
+TEST_F(SessionTest, DrainClosesAQuietConnectionAtOnceAndABusyOneAtTheDeadline) {
+  Session quiet(config_, t0_);
+  EXPECT_EQ(quiet.due(t0_ + 1s, true, t0_ + 6s), CloseReason::server_stopping);
+
+  Session busy(config_, t0_);
+  busy.on_input(bytes("x"), t0_ + 990ms);
+  busy.on_sent(1, t0_ + 990ms);
+  EXPECT_FALSE(busy.due(t0_ + 1s, true, t0_ + 6s)) << "active 10 ms ago: it may finish";
+  EXPECT_FALSE(busy.due(t0_ + 5s, true, t0_ + 6s));
+  EXPECT_EQ(busy.due(t0_ + 6s, true, t0_ + 6s), CloseReason::server_stopping);
+}
+
+}  // namespace
+}  // namespace sockkit::server::detail
