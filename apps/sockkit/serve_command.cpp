@@ -68,7 +68,10 @@ Examples:
       ->add_option("-l,--listen", listen_,
                    "HOST:PORT, [IPv6]:PORT, :PORT (every interface) or unix:/path")
       ->capture_default_str();
-  command_->add_option("-e,--engine", engine_, "iterative, threaded or epoll")
+  command_
+      ->add_option("-e,--engine", engine_,
+                   "auto (io_uring if the kernel allows, else epoll), iterative, threaded, "
+                   "epoll or uring")
       ->capture_default_str();
   command_->add_option("-t,--threads", threads_, "epoll: event loops (0: one per core)")
       ->capture_default_str();

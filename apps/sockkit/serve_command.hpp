@@ -19,7 +19,7 @@ class ServeCommand {
  private:
   CLI::App* command_;
   std::string listen_ = "127.0.0.1:65432";
-  std::string engine_ = "epoll";
+  std::string engine_ = "auto";
   std::size_t threads_ = 0;
   std::string protocol_ = "echo";
   std::size_t max_connections_ = 10'000;

@@ -2,6 +2,7 @@
 
 #include "blocking_engines.hpp"
 #include "epoll_engine.hpp"
+#include "uring_engine.hpp"
 
 namespace sockkit::server {
 
@@ -10,12 +11,14 @@ std::string_view to_string(EngineKind kind) noexcept {
     case EngineKind::iterative: return "iterative";
     case EngineKind::threaded: return "threaded";
     case EngineKind::epoll: return "epoll";
+    case EngineKind::uring: return "uring";
   }
   return "unknown";
 }
 
 std::optional<EngineKind> parse_engine_kind(std::string_view name) noexcept {
-  for (const auto kind : {EngineKind::iterative, EngineKind::threaded, EngineKind::epoll}) {
+  for (const auto kind :
+       {EngineKind::iterative, EngineKind::threaded, EngineKind::epoll, EngineKind::uring}) {
     if (name == to_string(kind)) return kind;
   }
   return std::nullopt;
@@ -37,11 +40,16 @@ void StatsCounters::add_to(Stats& total) const noexcept {
   }
 }
 
+std::error_code check_engine(EngineKind kind) noexcept {
+  return kind == EngineKind::uring ? detail::UringEngine::probe() : std::error_code();
+}
+
 std::unique_ptr<Engine> make_engine(EngineKind kind, ServerConfig config) {
   switch (kind) {
     case EngineKind::iterative: return std::make_unique<detail::IterativeEngine>(std::move(config));
     case EngineKind::threaded: return std::make_unique<detail::ThreadedEngine>(std::move(config));
     case EngineKind::epoll: return std::make_unique<detail::EpollEngine>(std::move(config));
+    case EngineKind::uring: return std::make_unique<detail::UringEngine>(std::move(config));
   }
   throw std::invalid_argument("unknown engine");
 }

@@ -128,9 +128,12 @@ void EpollEngine::Loop::accept_clients(Clock::time_point now) {
       if (is_resource_exhaustion(ec)) {
         engine_.log_.say("accept on " + listener.local_address().to_string() + ": " + ec.message() +
                          "; closing new clients until descriptors free up");
+        // Shed every client waiting now (the listener is non-blocking, so this ends when
+        // the backlog is empty): each sees EOF at once instead of hanging.
         spare_.spend([&] {
-          std::error_code ignored;
-          sys::Fd shed = sys::accept(listener.native_handle(), nullptr, nullptr, 0, ignored);
+          for (std::error_code shed_ec; !shed_ec;) {
+            sys::Fd shed = sys::accept(listener.native_handle(), nullptr, nullptr, 0, shed_ec);
+          }
         });
         pause_accepting(now);
       } else if (!is_transient_accept_error(ec)) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <system_error>
 
 #include "sockkit/net/address.hpp"
 #include "sockkit/server/server_config.hpp"
@@ -30,6 +31,10 @@ class Engine {
  protected:
   Engine() = default;
 };
+
+/// Why this kernel will not run `kind` (io_uring refused: seccomp, kernel.io_uring_disabled),
+/// or an empty code when it will.
+[[nodiscard]] std::error_code check_engine(EngineKind kind) noexcept;
 
 /// A server of `kind` for `config`. Throws std::system_error when it cannot listen
 /// ("bind 127.0.0.1:65432: Address already in use").

@@ -18,6 +18,7 @@ enum class EngineKind {
   iterative,  // one client at a time: the tutorial's first server
   threaded,   // a thread per client: the tutorial's `client_thread`
   epoll,      // one event loop per thread over non-blocking sockets
+  uring,      // one io_uring per thread: multishot accept and receive, provided buffers
 };
 
 [[nodiscard]] std::string_view to_string(EngineKind kind) noexcept;

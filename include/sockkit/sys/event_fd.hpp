@@ -31,13 +31,15 @@ class SpareFd {
   /// Frees the reserve for one accept, then takes it back.
   template <class AcceptAndClose>
   void spend(AcceptAndClose accept_and_close) {
-    fd_.reset();
+    release();
     accept_and_close();
     refill();
   }
+  /// The two halves of spend(), for an engine whose accept completes later.
+  void release() noexcept { fd_.reset(); }
+  void refill() noexcept;
 
  private:
-  void refill() noexcept;
   Fd fd_;
 };
 

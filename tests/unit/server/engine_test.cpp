@@ -98,6 +98,12 @@ bool closes_within(net::StreamSocket& stream, std::chrono::milliseconds limit) {
 
 class EngineTest : public testing::TestWithParam<EngineKind> {
  protected:
+  void SetUp() override {
+    if (const auto ec = check_engine(GetParam())) {
+      GTEST_SKIP() << "the kernel refuses the " << to_string(GetParam())
+                   << " engine here: " << ec.message();
+    }
+  }
   bool concurrent() const { return GetParam() != EngineKind::iterative; }
 };
 
@@ -347,6 +353,14 @@ TEST_P(EngineTest, ServesUnixSockets) {
 
 TEST_P(EngineTest, PeerResetsMidStreamLeaveNothingBehind) {
   RunningServer server(GetParam(), base_config());
+  {
+    // Count once the server is serving: engines open descriptors of their own as they start
+    // (an io_uring per loop thread, for one).
+    auto warm_up = server.connect();
+    EXPECT_TRUE(echo_round_trip(warm_up, test::random_bytes(10, 1)) == test::random_bytes(10, 1));
+  }
+  EXPECT_TRUE(server.wait_for_stats([](const Stats& s) { return s.active() == 0; }));
+  std::this_thread::sleep_for(50ms);
   const auto fds_before = test::open_fd_count();
   const std::vector<std::byte> chunk(256 * 1024);
   std::array<std::byte, 4096> some{};
@@ -360,8 +374,8 @@ TEST_P(EngineTest, PeerResetsMidStreamLeaveNothingBehind) {
   EXPECT_TRUE(server.wait_for_stats([](const Stats& s) { return s.active() == 0; }))
       << "active: " << server.engine().stats().active();
   const auto stats = server.engine().stats();
-  EXPECT_EQ(stats.accepted, kResets);
-  EXPECT_EQ(stats.closed_total(), kResets);
+  EXPECT_EQ(stats.accepted, kResets + 1);
+  EXPECT_EQ(stats.closed_total(), kResets + 1);
   EXPECT_EQ(test::open_fd_count(), fds_before) << "the server kept descriptors of reset clients";
 }
 
@@ -416,13 +430,14 @@ TEST_P(EngineTest, OutOfDescriptorsShedsClientsWithoutSpinningAndRecovers) {
 
 INSTANTIATE_TEST_SUITE_P(Engines, EngineTest,
                          testing::Values(EngineKind::iterative, EngineKind::threaded,
-                                         EngineKind::epoll),
+                                         EngineKind::epoll, EngineKind::uring),
                          [](const testing::TestParamInfo<EngineKind>& param) {
                            return std::string(to_string(param.param));
                          });
 
 TEST(EngineKind, NamesRoundTrip) {
-  for (const auto kind : {EngineKind::iterative, EngineKind::threaded, EngineKind::epoll}) {
+  for (const auto kind :
+       {EngineKind::iterative, EngineKind::threaded, EngineKind::epoll, EngineKind::uring}) {
     EXPECT_EQ(parse_engine_kind(to_string(kind)), kind);
   }
   EXPECT_FALSE(parse_engine_kind("uring-ish"));

@@ -1,0 +1,466 @@
+#include "uring_engine.hpp"
+
+#include <liburing.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <optional>
+#include <thread>
+
+#include "blocking_session.hpp"
+#include "sockkit/sys/error.hpp"
+#include "sockkit/sys/event_fd.hpp"
+#include "sockkit/sys/socket.hpp"
+#include "sockkit/sys/socket_options.hpp"
+
+namespace sockkit::server::detail {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr unsigned kQueueDepth = 1024;
+constexpr unsigned kCompletionDepth = 16384;  // the kernel keeps overflow, but room is cheaper
+constexpr unsigned kBufferCount = 512;        // provided receive buffers (a power of two)
+constexpr unsigned kBufferSize = 16 * 1024;
+constexpr int kBufferGroup = 0;
+constexpr auto kTick = 50ms;          // deadlines are checked this often
+constexpr auto kAcceptPause = 100ms;  // after running out of descriptors
+
+// An in-flight operation's user_data: what it is, which slot, which generation of the slot.
+// A completion whose generation is old belongs to a connection already closed.
+enum class Op : std::uint64_t {
+  accept = 1,
+  recv = 2,
+  send = 3,
+  stop_poll = 4,
+  cancel = 5,  // cancellations and linked timeouts: nothing to do on completion
+  shed = 6,    // out of descriptors: accept a waiting client only to close it
+};
+
+std::uint64_t user_data(Op op, std::size_t slot = 0, std::uint32_t generation = 0) {
+  return (std::uint64_t{generation} << 32) | (std::uint64_t{slot} << 3) |
+         static_cast<std::uint64_t>(op);
+}
+Op op_of(std::uint64_t data) {
+  return static_cast<Op>(data & 7);
+}
+std::size_t slot_of(std::uint64_t data) {
+  return static_cast<std::size_t>((data & 0xFFFFFFFF) >> 3);
+}
+std::uint32_t generation_of(std::uint64_t data) {
+  return static_cast<std::uint32_t>(data >> 32);
+}
+
+std::error_code refusal(int result) {
+  return {-result, std::system_category()};
+}
+
+}  // namespace
+
+/// One ring and its connections. Created and run on its own thread (the ring is set up
+/// there, so SINGLE_ISSUER holds). Loop thread only, except `counters()`.
+class UringEngine::Loop {
+ public:
+  explicit Loop(UringEngine& engine) : engine_(engine) {}
+  ~Loop();
+  Loop(const Loop&) = delete;
+  Loop& operator=(const Loop&) = delete;
+
+  void run();
+  [[nodiscard]] const StatsCounters& counters() const noexcept { return counters_; }
+
+ private:
+  struct Connection {
+    sys::Fd fd;
+    std::unique_ptr<Session> session;
+    std::vector<std::byte> sending;  // a stable copy of the bytes in flight
+    std::uint32_t generation = 0;
+    bool open = false;
+    bool recv_armed = false;
+    bool send_in_flight = false;
+  };
+
+  void set_up();
+  io_uring_sqe* sqe();
+  void arm_accept();
+  void arm_recv(std::size_t slot);
+  void on_completion(const io_uring_cqe& cqe, Clock::time_point now);
+  void on_accept(int result, bool more, Clock::time_point now);
+  void on_recv(std::size_t slot, const io_uring_cqe& cqe, Clock::time_point now);
+  void on_send(std::size_t slot, int result, Clock::time_point now);
+  void pump(std::size_t slot, Clock::time_point now);
+  void recycle(unsigned buffer_id);
+  void close(std::size_t slot, proto::CloseReason reason);
+  void tick(Clock::time_point now);
+  void shed_one();
+
+  UringEngine& engine_;
+  io_uring ring_{};
+  bool ring_ready_ = false;
+  io_uring_buf_ring* buffer_ring_ = nullptr;
+  std::size_t buffer_ring_bytes_ = 0;
+  std::vector<std::byte> buffers_;
+  std::vector<Connection> slots_;
+  std::vector<std::size_t> free_slots_;
+  std::size_t open_count_ = 0;
+  StatsCounters counters_;
+  bool accept_armed_ = false;
+  std::optional<Clock::time_point> accept_again_at_;
+  bool draining_ = false;
+  sys::SpareFd spare_;
+  bool shedding_ = false;
+  __kernel_timespec shed_wait_{0, 1'000'000};  // a shed accept gives up after 1 ms
+};
+
+// The spare descriptor is released; accept one waiting client and close it. The accept is
+// linked to a 1 ms timeout, so an empty backlog ends the shedding instead of catching the
+// next client to arrive, who may well find room by then.
+void UringEngine::Loop::shed_one() {
+  auto* accept = sqe();
+  io_uring_prep_accept(accept, engine_.listener_.native_handle(), nullptr, nullptr, SOCK_CLOEXEC);
+  io_uring_sqe_set_data64(accept, user_data(Op::shed));
+  accept->flags |= IOSQE_IO_LINK;
+  auto* timeout = sqe();
+  io_uring_prep_link_timeout(timeout, &shed_wait_, 0);
+  io_uring_sqe_set_data64(timeout, user_data(Op::cancel));
+  io_uring_submit(&ring_);  // the timespec must be read while it is still ours to lend
+}
+
+UringEngine::Loop::~Loop() {
+  // The ring goes first: the kernel must be done with the buffers before they are freed.
+  if (ring_ready_) io_uring_queue_exit(&ring_);
+  if (buffer_ring_ != nullptr) ::munmap(buffer_ring_, buffer_ring_bytes_);
+}
+
+void UringEngine::Loop::set_up() {
+  io_uring_params params{};
+  params.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+  params.cq_entries = kCompletionDepth;
+  int result = io_uring_queue_init_params(kQueueDepth, &ring_, &params);
+  if (result == -EINVAL) {  // an older kernel: without the single-issuer optimisations
+    params = {};
+    params.flags = IORING_SETUP_CQSIZE;
+    params.cq_entries = kCompletionDepth;
+    result = io_uring_queue_init_params(kQueueDepth, &ring_, &params);
+  }
+  if (result < 0) sys::throw_error(refusal(result), "io_uring_setup");
+  ring_ready_ = true;
+
+  buffer_ring_bytes_ = kBufferCount * sizeof(io_uring_buf);
+  void* memory = ::mmap(nullptr, buffer_ring_bytes_, PROT_READ | PROT_WRITE,
+                        MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  if (memory == MAP_FAILED) sys::throw_error(sys::last_error(), "mmap buffer ring");
+  buffer_ring_ = static_cast<io_uring_buf_ring*>(memory);
+  io_uring_buf_reg registration{};
+  registration.ring_addr = reinterpret_cast<std::uint64_t>(buffer_ring_);
+  registration.ring_entries = kBufferCount;
+  registration.bgid = kBufferGroup;
+  result = io_uring_register_buf_ring(&ring_, &registration, 0);
+  if (result < 0) sys::throw_error(refusal(result), "io_uring_register_buf_ring");
+  buffers_.resize(std::size_t{kBufferCount} * kBufferSize);
+  io_uring_buf_ring_init(buffer_ring_);
+  for (unsigned id = 0; id < kBufferCount; ++id) {
+    io_uring_buf_ring_add(buffer_ring_, buffers_.data() + std::size_t{id} * kBufferSize,
+                          kBufferSize, static_cast<unsigned short>(id),
+                          io_uring_buf_ring_mask(kBufferCount), static_cast<int>(id));
+  }
+  io_uring_buf_ring_advance(buffer_ring_, kBufferCount);
+}
+
+io_uring_sqe* UringEngine::Loop::sqe() {
+  io_uring_sqe* entry = io_uring_get_sqe(&ring_);
+  while (entry == nullptr) {  // the submission queue is full: hand it to the kernel first
+    io_uring_submit(&ring_);
+    entry = io_uring_get_sqe(&ring_);
+  }
+  return entry;
+}
+
+void UringEngine::Loop::arm_accept() {
+  // No SOCK_NONBLOCK: io_uring would then answer EAGAIN instead of waiting for data.
+  auto* entry = sqe();
+  io_uring_prep_multishot_accept(entry, engine_.listener_.native_handle(), nullptr, nullptr,
+                                 SOCK_CLOEXEC);
+  io_uring_sqe_set_data64(entry, user_data(Op::accept));
+  accept_armed_ = true;
+}
+
+void UringEngine::Loop::arm_recv(std::size_t slot) {
+  auto& c = slots_[slot];
+  auto* entry = sqe();
+  io_uring_prep_recv_multishot(entry, c.fd.get(), nullptr, 0, 0);
+  entry->flags |= IOSQE_BUFFER_SELECT;
+  entry->buf_group = kBufferGroup;
+  io_uring_sqe_set_data64(entry, user_data(Op::recv, slot, c.generation));
+  c.recv_armed = true;
+}
+
+void UringEngine::Loop::recycle(unsigned buffer_id) {
+  io_uring_buf_ring_add(buffer_ring_, buffers_.data() + std::size_t{buffer_id} * kBufferSize,
+                        kBufferSize, static_cast<unsigned short>(buffer_id),
+                        io_uring_buf_ring_mask(kBufferCount), 0);
+  io_uring_buf_ring_advance(buffer_ring_, 1);
+}
+
+void UringEngine::Loop::run() {
+  set_up();
+  arm_accept();
+  auto* watch_stop = sqe();
+  io_uring_prep_poll_add(watch_stop, engine_.stop_.fd(), POLLIN);
+  io_uring_sqe_set_data64(watch_stop, user_data(Op::stop_poll));
+
+  auto next_tick = Clock::now() + kTick;
+  while (!(draining_ && open_count_ == 0)) {
+    const auto wait = std::max<Clock::duration>(next_tick - Clock::now(), Clock::duration{0});
+    __kernel_timespec timeout{};
+    timeout.tv_nsec = std::chrono::duration_cast<std::chrono::nanoseconds>(wait).count();
+    io_uring_cqe* first = nullptr;
+    const int waited = io_uring_submit_and_wait_timeout(&ring_, &first, 1, &timeout, nullptr);
+    if (waited < 0 && waited != -ETIME && waited != -EINTR) {
+      sys::throw_error(refusal(waited), "io_uring_submit_and_wait_timeout");
+    }
+    const auto now = Clock::now();
+    unsigned head = 0;
+    unsigned seen = 0;
+    io_uring_cqe* cqe = nullptr;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      on_completion(*cqe, now);
+      ++seen;
+    }
+    io_uring_cq_advance(&ring_, seen);
+    if (now >= next_tick) {
+      tick(now);
+      next_tick = now + kTick;
+    }
+  }
+}
+
+void UringEngine::Loop::on_completion(const io_uring_cqe& cqe, Clock::time_point now) {
+  const auto data = cqe.user_data;
+  const bool more = (cqe.flags & IORING_CQE_F_MORE) != 0;
+  switch (op_of(data)) {
+    case Op::accept: return on_accept(cqe.res, more, now);
+    case Op::stop_poll:
+      draining_ = true;
+      tick(now);  // close the idle ones at once
+      return;
+    case Op::recv: {
+      const auto slot = slot_of(data);
+      const bool current = slot < slots_.size() && slots_[slot].open &&
+                           slots_[slot].generation == generation_of(data);
+      if (!current) {  // a closed connection's last word: give its buffer back
+        if (cqe.flags & IORING_CQE_F_BUFFER) recycle(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
+        return;
+      }
+      return on_recv(slot, cqe, now);
+    }
+    case Op::send: {
+      const auto slot = slot_of(data);
+      if (slot < slots_.size() && slots_[slot].open &&
+          slots_[slot].generation == generation_of(data)) {
+        on_send(slot, cqe.res, now);
+      }
+      return;
+    }
+    case Op::cancel: return;
+    case Op::shed:
+      if (cqe.res >= 0) {
+        ::close(cqe.res);  // the client sees EOF at once
+        shed_one();        // and the next one waiting, if any
+      } else {
+        spare_.refill();  // the backlog is empty (or the timeout fired): done
+        shedding_ = false;
+      }
+      return;
+  }
+}
+
+void UringEngine::Loop::on_accept(int result, bool more, Clock::time_point now) {
+  if (!more) accept_armed_ = false;  // the multishot ended: re-armed below or at a tick
+  if (result < 0) {
+    const std::error_code ec = refusal(result);
+    if (is_resource_exhaustion(ec)) {
+      engine_.log_.say("accept on " + engine_.listener_.local_address().to_string() + ": " +
+                       ec.message() + "; closing new clients until descriptors free up");
+      accept_again_at_ = now + kAcceptPause;
+      if (!shedding_) {
+        shedding_ = true;
+        spare_.release();
+        shed_one();
+      }
+    } else if (!draining_ && !is_transient_accept_error(ec) &&
+               ec != std::errc::operation_canceled && ec != std::errc::invalid_argument) {
+      engine_.log_.say("accept on " + engine_.listener_.local_address().to_string() + ": " +
+                       ec.message());
+      accept_again_at_ = now + kAcceptPause;
+    }
+  } else {
+    sys::Fd fd(result);
+    if (draining_) return;  // closes it: the server is stopping
+    if (engine_.open_connections_.fetch_add(1) >= engine_.config_.max_connections) {
+      engine_.open_connections_.fetch_sub(1);
+      counters_.rejected();
+      engine_.log_.say("connection limit (" + std::to_string(engine_.config_.max_connections) +
+                       ") reached on " + engine_.listener_.local_address().to_string() +
+                       "; closing new clients");
+      return;
+    }
+    std::error_code ignored;
+    if (engine_.config_.socket_send_buffer > 0) {
+      sys::set_option(fd.get(),
+                      sys::SendBufferSize{static_cast<int>(engine_.config_.socket_send_buffer)},
+                      ignored);
+    }
+    std::size_t slot = slots_.size();
+    if (free_slots_.empty()) {
+      slots_.emplace_back();
+    } else {
+      slot = free_slots_.back();
+      free_slots_.pop_back();
+    }
+    auto& c = slots_[slot];
+    c.fd = std::move(fd);
+    c.session = std::make_unique<Session>(engine_.config_, now);
+    c.open = true;
+    c.recv_armed = false;
+    c.send_in_flight = false;
+    ++open_count_;
+    counters_.accepted();
+    arm_recv(slot);
+  }
+  if (!accept_armed_ && !accept_again_at_ && !draining_) arm_accept();
+}
+
+void UringEngine::Loop::on_recv(std::size_t slot, const io_uring_cqe& cqe, Clock::time_point now) {
+  auto& c = slots_[slot];
+  if ((cqe.flags & IORING_CQE_F_MORE) == 0) c.recv_armed = false;
+  if (cqe.res > 0 && (cqe.flags & IORING_CQE_F_BUFFER)) {
+    const unsigned id = cqe.flags >> IORING_CQE_BUFFER_SHIFT;
+    const auto n = static_cast<std::size_t>(cqe.res);
+    counters_.bytes_in(n);
+    c.session->on_input(std::span(buffers_).subspan(std::size_t{id} * kBufferSize, n), now);
+    recycle(id);
+  } else if (cqe.res == 0) {
+    c.session->on_end_of_stream();
+  } else if (cqe.res == -ENOBUFS) {
+    // Every buffer was in use: the multishot receive ended; pump() arms it again.
+  } else if (cqe.res < 0 && cqe.res != -ECANCELED) {
+    return close(slot, reason_for(refusal(cqe.res)));
+  }
+  pump(slot, now);
+}
+
+void UringEngine::Loop::on_send(std::size_t slot, int result, Clock::time_point now) {
+  auto& c = slots_[slot];
+  c.send_in_flight = false;
+  if (result < 0) return close(slot, reason_for(refusal(result)));
+  counters_.bytes_out(static_cast<std::size_t>(result));
+  c.session->on_sent(static_cast<std::size_t>(result), now);  // a short send: the rest goes next
+  pump(slot, now);
+}
+
+// After anything happened to a connection: close it if it is due, send what is owed, and
+// keep the receive armed exactly while the session wants to read.
+void UringEngine::Loop::pump(std::size_t slot, Clock::time_point now) {
+  auto& c = slots_[slot];
+  if (const auto reason = c.session->due(now, false, now)) return close(slot, *reason);
+  if (c.session->wants_write() && !c.send_in_flight) {
+    // The queue may grow while the send is in flight, so the kernel gets a copy that stays put.
+    const auto pending = c.session->pending_output();
+    c.sending.assign(pending.begin(), pending.end());
+    auto* entry = sqe();
+    io_uring_prep_send(entry, c.fd.get(), c.sending.data(), c.sending.size(), MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(entry, user_data(Op::send, slot, c.generation));
+    c.send_in_flight = true;
+  }
+  if (c.session->wants_read() && !c.recv_armed) {
+    arm_recv(slot);
+  } else if (!c.session->wants_read() && c.recv_armed) {
+    // Above the high-water mark (or ending): stop taking this client's bytes.
+    auto* entry = sqe();
+    io_uring_prep_cancel64(entry, user_data(Op::recv, slot, c.generation), 0);
+    io_uring_sqe_set_data64(entry, user_data(Op::cancel));
+    c.recv_armed = false;
+  }
+}
+
+void UringEngine::Loop::close(std::size_t slot, proto::CloseReason reason) {
+  auto& c = slots_[slot];
+  if (!c.open) return;
+  // shutdown() makes the operations still in flight on it complete now; their completions
+  // carry the old generation and are ignored (their buffers recycled).
+  std::error_code ignored;
+  sys::shutdown(c.fd.get(), SHUT_RDWR, ignored);
+  c.fd.reset();
+  c.session.reset();
+  c.open = false;
+  ++c.generation;
+  free_slots_.push_back(slot);
+  --open_count_;
+  engine_.open_connections_.fetch_sub(1);
+  counters_.closed(reason);
+}
+
+void UringEngine::Loop::tick(Clock::time_point now) {
+  if (accept_again_at_ && now >= *accept_again_at_) {
+    accept_again_at_.reset();
+    if (!accept_armed_ && !draining_) arm_accept();
+  }
+  const auto drain_deadline = engine_.stop_.deadline();
+  for (std::size_t slot = 0; slot < slots_.size(); ++slot) {
+    if (!slots_[slot].open) continue;
+    if (const auto reason = slots_[slot].session->due(now, draining_, drain_deadline)) {
+      close(slot, *reason);
+    }
+  }
+}
+
+std::error_code UringEngine::probe() noexcept {
+  io_uring ring{};
+  const int result = io_uring_queue_init(4, &ring, 0);
+  if (result < 0) return refusal(result);
+  io_uring_queue_exit(&ring);
+  return {};
+}
+
+UringEngine::UringEngine(ServerConfig config)
+    : config_(std::move(config)),
+      listener_(net::StreamListener::bind(config_.listen, {.backlog = config_.backlog})),
+      stop_(config_.drain_timeout),
+      log_(config_) {
+  if (const auto ec = probe()) {
+    sys::throw_error(ec,
+                     "io_uring_setup (io_uring is refused here: kernel.io_uring_disabled "
+                     "or a seccomp filter; use --engine epoll)");
+  }
+  const std::size_t threads =
+      config_.threads > 0 ? config_.threads : std::max(1u, std::thread::hardware_concurrency());
+  for (std::size_t i = 0; i < threads; ++i) loops_.push_back(std::make_unique<Loop>(*this));
+}
+
+UringEngine::~UringEngine() {
+  stop();
+}
+
+void UringEngine::run() {
+  std::vector<std::jthread> others;
+  for (std::size_t i = 1; i < loops_.size(); ++i) {
+    others.emplace_back([loop = loops_[i].get()] { loop->run(); });
+  }
+  loops_.front()->run();
+}
+
+void UringEngine::stop() noexcept {
+  stop_.request();
+  stop_listening(listener_);
+}
+
+Stats UringEngine::stats() const {
+  Stats total;
+  for (const auto& loop : loops_) loop->counters().add_to(total);
+  return total;
+}
+
+}  // namespace sockkit::server::detail
