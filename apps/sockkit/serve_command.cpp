@@ -115,11 +115,22 @@ int ServeCommand::run() {
         "--listen", listen_, [](const std::string& t) { return net::Endpoint::parse(t); });
     every_interface = !listen_.empty() && listen_.front() == ':';
     config.listen = endpoint.resolve().front();
-    const auto kind = server::parse_engine_kind(engine_);
-    if (!kind)
-      throw std::invalid_argument("--engine: '" + engine_ +
-                                  "' is not one of iterative, threaded, epoll");
-    engine_kind = *kind;
+    if (engine_ == "auto") {
+      // io_uring where the kernel allows it, else epoll, and say so once.
+      const auto refused = server::check_engine(server::EngineKind::uring);
+      engine_kind = refused ? server::EngineKind::epoll : server::EngineKind::uring;
+      if (refused) {
+        std::cerr << "sockkit serve: io_uring is refused here (" << refused.message()
+                  << "); using epoll\n";
+      }
+    } else {
+      const auto kind = server::parse_engine_kind(engine_);
+      if (!kind) {
+        throw std::invalid_argument("--engine: '" + engine_ +
+                                    "' is not one of auto, iterative, threaded, epoll, uring");
+      }
+      engine_kind = *kind;
+    }
     const auto protocol = proto::parse_protocol_kind(protocol_);
     if (!protocol) {
       throw std::invalid_argument("--protocol: '" + protocol_ +

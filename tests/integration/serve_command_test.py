@@ -39,7 +39,7 @@ class Server:
 
 class ServeCommandTest(unittest.TestCase):
     def test_every_engine_passes_a_verified_benchmark(self):
-        for engine in ["iterative", "threaded", "epoll"]:
+        for engine in ["iterative", "threaded", "epoll", "uring", "auto"]:
             server = Server("--engine", engine)
             connections = "1" if engine == "iterative" else "20"
             bench = subprocess.run([SOCKKIT, "bench", server.target, "-c", connections,
@@ -103,7 +103,7 @@ class ServeCommandTest(unittest.TestCase):
                          f"sockkit serve: bind 127.0.0.1:{port}: Address already in use\n")
 
     def test_bad_usage_exits_2(self):
-        for args, message in [(["--engine", "uring-ish"], "--engine: 'uring-ish' is not one of"),
+        for args, message in [(["--engine", "uring-ish"], "--engine: 'uring-ish' is not one of auto, iterative"),
                               (["--protocol", "http"], "--protocol: 'http' is not one of"),
                               (["--idle-timeout", "soon"], "--idle-timeout: 'soon' is not a duration"),
                               (["--listen", "[::1"], "missing ']'")]:
