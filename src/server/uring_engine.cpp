@@ -187,10 +187,14 @@ void UringEngine::Loop::arm_accept() {
   accept_armed_ = true;
 }
 
+// One receive at a time, into a provided buffer. Not multishot: a multishot receive lets
+// the kernel read ahead (dozens of completions per connection per io_uring_enter) past the
+// high-water mark before a cancel lands; with 200 clients that never read, that measured
+// 250 MB where single receives keep to the bound (one 16 KiB buffer over it at most).
 void UringEngine::Loop::arm_recv(std::size_t slot) {
   auto& c = slots_[slot];
   auto* entry = sqe();
-  io_uring_prep_recv_multishot(entry, c.fd.get(), nullptr, 0, 0);
+  io_uring_prep_recv(entry, c.fd.get(), nullptr, kBufferSize, 0);
   entry->flags |= IOSQE_BUFFER_SELECT;
   entry->buf_group = kBufferGroup;
   io_uring_sqe_set_data64(entry, user_data(Op::recv, slot, c.generation));
@@ -345,7 +349,7 @@ void UringEngine::Loop::on_recv(std::size_t slot, const io_uring_cqe& cqe, Clock
   } else if (cqe.res == 0) {
     c.session->on_end_of_stream();
   } else if (cqe.res == -ENOBUFS) {
-    // Every buffer was in use: the multishot receive ended; pump() arms it again.
+    // Every provided buffer was in use: pump() arms the receive again.
   } else if (cqe.res < 0 && cqe.res != -ECANCELED) {
     return close(slot, reason_for(refusal(cqe.res)));
   }

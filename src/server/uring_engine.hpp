@@ -1,7 +1,7 @@
 #pragma once
 
-// The io_uring engine: one ring per thread, multishot accept and multishot receive into a
-// provided buffer ring, sends continued after short writes. Private to the library; made
+// The io_uring engine: one ring per thread, multishot accept, receives into a provided
+// buffer ring, sends continued after short writes. Private to the library; made
 // by make_engine().
 
 #include <atomic>

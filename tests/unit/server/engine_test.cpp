@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include <atomic>
+#include <fstream>
 #include <random>
 #include <string>
 #include <thread>
@@ -426,6 +427,58 @@ TEST_P(EngineTest, OutOfDescriptorsShedsClientsWithoutSpinningAndRecovers) {
   EXPECT_TRUE(server.wait_for_stats([](const Stats& s) { return s.active() == 0; }));
   auto fresh = server.connect();
   EXPECT_TRUE(echo_round_trip(fresh, test::random_bytes(100, 4)) == test::random_bytes(100, 4));
+}
+
+std::size_t resident_kib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.starts_with("VmRSS:")) return std::stoul(line.substr(6));
+  }
+  return 0;
+}
+
+// ROBUSTNESS S1 in small: clients that write and never read. The server stops reading them
+// at the high-water mark (so its memory stays bounded), keeps serving everyone else, and
+// closes them when the send timeout passes with no progress.
+TEST_P(EngineTest, ClientsThatNeverReadAreBoundedAndClosedWhileOthersAreServed) {
+  if (!concurrent()) GTEST_SKIP() << "the iterative engine serves one client at a time";
+  auto config = base_config();
+  config.high_water_mark = 64 * 1024;
+  config.send_timeout = 1500ms;
+  RunningServer server(GetParam(), config);
+  auto probe = server.connect();
+  EXPECT_TRUE(echo_round_trip(probe, test::random_bytes(64, 1)) == test::random_bytes(64, 1));
+  const auto rss_before = resident_kib();
+
+  constexpr std::size_t kGreedy = 200;
+  std::vector<net::StreamSocket> greedy;
+  const std::vector<std::byte> chunk(64 * 1024);
+  for (std::size_t i = 0; i < kGreedy; ++i) {
+    greedy.push_back(server.connect());
+    sys::set_option(greedy.back().native_handle(), sys::ReceiveBufferSize{4096});
+    std::error_code ec;
+    sys::set_nonblocking(greedy.back().native_handle(), true, ec);
+  }
+  // Up to 1 MiB each, as far as the kernel takes it; then they just sit there.
+  for (int round = 0; round < 16; ++round) {
+    for (auto& g : greedy) {
+      std::error_code ec;
+      (void)sys::send(g.native_handle(), chunk, 0, ec);
+    }
+  }
+  // While they are stuck, the probe is still answered promptly.
+  for (int i = 0; i < 5; ++i) {
+    probe.set_read_timeout(1s);
+    const auto data = test::random_bytes(64, static_cast<unsigned>(i));
+    EXPECT_TRUE(echo_round_trip(probe, data) == data) << "probe " << i;
+  }
+  const auto grown_kib = resident_kib() - std::min(rss_before, resident_kib());
+  // N x (high-water mark + one read buffer + a send copy) x 1.25 + 32 MiB of slack.
+  EXPECT_LT(grown_kib, kGreedy * (64 + 64 + 64) * 5 / 4 + 32 * 1024) << "KiB";
+  EXPECT_TRUE(server.wait_for_stats(
+      [](const Stats& s) { return s.closed_by(CloseReason::send_timeout) == kGreedy; }, 6s))
+      << "closed by send timeout: " << server.engine().stats().closed_by(CloseReason::send_timeout);
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, EngineTest,
