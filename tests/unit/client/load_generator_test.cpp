@@ -69,10 +69,10 @@ TEST(LoadGenerator, ReportsAServerThatClosesEarly) {
   auto config = config_for(server, LoadMode::pingpong);
   config.min_size = config.max_size = 3000;
   const auto report = LoadGenerator(config).run();
-  EXPECT_GE(report.counters.early_closes, 1u);
+  // The server's close is an EOF, or a reset when the next message already reached it.
+  EXPECT_GE(report.counters.early_closes + report.counters.resets, 1u);
   EXPECT_GT(report.counters.errors(), 0u);
-  EXPECT_NE(report.first_error.find("the server closed connection 0"), std::string::npos)
-      << report.first_error;
+  EXPECT_NE(report.first_error.find("connection 0"), std::string::npos) << report.first_error;
 }
 
 TEST(LoadGenerator, OneBytePiecesCauseNoFalseErrors) {

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <iostream>
 #include <random>
 #include <string>
 #include <thread>
@@ -474,8 +475,14 @@ TEST_P(EngineTest, ClientsThatNeverReadAreBoundedAndClosedWhileOthersAreServed) 
     EXPECT_TRUE(echo_round_trip(probe, data) == data) << "probe " << i;
   }
   const auto grown_kib = resident_kib() - std::min(rss_before, resident_kib());
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  std::cout << "[   NOTE   ] memory bound not checked: sanitizer shadow memory and fake "
+               "stacks inflate RSS (grew "
+            << grown_kib << " KiB)\n";
+#else
   // N x (high-water mark + one read buffer + a send copy) x 1.25 + 32 MiB of slack.
   EXPECT_LT(grown_kib, kGreedy * (64 + 64 + 64) * 5 / 4 + 32 * 1024) << "KiB";
+#endif
   EXPECT_TRUE(server.wait_for_stats(
       [](const Stats& s) { return s.closed_by(CloseReason::send_timeout) == kGreedy; }, 6s))
       << "closed by send timeout: " << server.engine().stats().closed_by(CloseReason::send_timeout);
