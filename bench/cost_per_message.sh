@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# What does the load generator cost per message, next to the server it measures?
-# Starts the epoll floor pinned to one core, runs `sockkit bench` (64-byte ping-pong) pinned to
-# the other, and reads both processes' CPU time and syscalls with perf over the same run.
-# Usage: bench/generator_cost.sh [BUILD_DIR] [CONNECTIONS...]   (default build/release, 100 1000)
+# CPU time and syscalls per message of a server and of the load generator, side by side.
+# Starts the server pinned to core 1 (by default the epoll floor; SERVER may name any command
+# that prints "Listening on ADDR" first), runs `sockkit bench` (64-byte ping-pong) pinned to
+# core 0, and reads both processes' CPU time and syscalls with perf over the same run.
+# Usage: [SERVER="..."] bench/cost_per_message.sh [BUILD_DIR] [CONNECTIONS...]
+#   (default build/release, 100 1000), for example
+#   SERVER="build/release/bin/sockkit serve --listen 127.0.0.1:0 --engine uring --threads 1" \
+#     bench/cost_per_message.sh
 # Needs linux-perf (software events and syscall tracepoints are enough).
 set -euo pipefail
 build=${1:-build/release}
@@ -13,20 +17,19 @@ bin=$build/bin
 duration=5
 
 log=$(mktemp)
-"$bin/epoll_echo_floor" 0 >"$log" &
-floor=$!
-trap 'kill $floor 2>/dev/null; rm -f "$log"' EXIT
-taskset -pc 1 "$floor" >/dev/null
+server=${SERVER:-$bin/epoll_echo_floor 0}
+# shellcheck disable=SC2086 # SERVER is a command line
+$server >"$log" 2>/dev/null &
+server_pid=$!
+trap 'kill $server_pid 2>/dev/null; rm -f "$log"' EXIT
+taskset -pc 1 "$server_pid" >/dev/null
 until grep -q Listening "$log"; do sleep 0.05; done
-target=$(sed -n 's/^Listening on //p' "$log")
-
-# perf stat -x, prints "value,unit,event,..." lines; pick an event's value.
-value() { awk -F, -v e="$2" '$3 == e {print $1}' "$1"; }
+target=$(sed -n 's/^Listening on \([^ ]*\).*/\1/p' "$log")
 
 for c in "${connections[@]}"; do
   server_stats=$(mktemp)
   client_stats=$(mktemp)
-  perf stat -x, -e task-clock,raw_syscalls:sys_enter -p "$floor" -o "$server_stats" \
+  perf stat -x, -e task-clock,raw_syscalls:sys_enter -p "$server_pid" -o "$server_stats" \
     -- sleep $((duration + 2)) &
   perf_server=$!
   result=$(perf stat -x, -e task-clock,raw_syscalls:sys_enter -o "$client_stats" -- \
