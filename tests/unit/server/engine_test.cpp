@@ -160,8 +160,12 @@ TEST_P(EngineTest, EchoesManyConcurrentClientsByteForByte) {
   // How many messages fit in the second depends on the build (TSan is ten times slower);
   // that every one of them came back intact does not.
   EXPECT_GT(report.counters.messages, 0u);
-  EXPECT_TRUE(server.wait_for_stats([](const Stats& s) { return s.active() == 0; }));
-  EXPECT_EQ(server.engine().stats().accepted, load.connections);
+  // Connections still in the listen backlog when the run ended are accepted (and find
+  // their client gone) a little later, slowest under TSan.
+  EXPECT_TRUE(server.wait_for_stats(
+      [&](const Stats& s) { return s.accepted == load.connections && s.active() == 0; }, 20s))
+      << "accepted " << server.engine().stats().accepted << ", active "
+      << server.engine().stats().active();
 }
 
 TEST_P(EngineTest, EchoesA16MiBPayload) {
