@@ -1,5 +1,7 @@
 #include "engine_support.hpp"
 
+#include <algorithm>
+
 #include "sockkit/sys/socket.hpp"
 
 namespace sockkit::server::detail {
@@ -47,6 +49,10 @@ bool is_resource_exhaustion(const std::error_code& ec) noexcept {
 void stop_listening(const net::StreamListener& listener) noexcept {
   std::error_code ignored;  // not listening any more is the goal either way
   sys::shutdown(listener.native_handle(), SHUT_RDWR, ignored);
+}
+
+std::size_t loop_count(const ServerConfig& config) noexcept {
+  return config.threads > 0 ? config.threads : std::max(1u, std::thread::hardware_concurrency());
 }
 
 proto::CloseReason reason_for(const std::error_code& ec) noexcept {

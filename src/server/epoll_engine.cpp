@@ -252,9 +252,9 @@ EpollEngine::EpollEngine(ServerConfig config)
   std::error_code ec;
   sys::set_nonblocking(listener_.native_handle(), true, ec);
   if (ec) sys::throw_error(ec, "fcntl O_NONBLOCK on " + listener_.local_address().to_string());
-  const std::size_t threads =
-      config_.threads > 0 ? config_.threads : std::max(1u, std::thread::hardware_concurrency());
-  for (std::size_t i = 0; i < threads; ++i) loops_.push_back(std::make_unique<Loop>(*this));
+  for (std::size_t i = 0; i < loop_count(config_); ++i) {
+    loops_.push_back(std::make_unique<Loop>(*this));
+  }
 }
 
 EpollEngine::~EpollEngine() {
@@ -262,11 +262,7 @@ EpollEngine::~EpollEngine() {
 }
 
 void EpollEngine::run() {
-  std::vector<std::jthread> others;
-  for (std::size_t i = 1; i < loops_.size(); ++i) {
-    others.emplace_back([loop = loops_[i].get()] { loop->run(); });
-  }
-  loops_.front()->run();
+  run_loops(loops_);
 }
 
 void EpollEngine::stop() noexcept {
@@ -275,9 +271,7 @@ void EpollEngine::stop() noexcept {
 }
 
 Stats EpollEngine::stats() const {
-  Stats total;
-  for (const auto& loop : loops_) loop->counters().add_to(total);
-  return total;
+  return sum_stats(loops_);
 }
 
 }  // namespace sockkit::server::detail

@@ -439,9 +439,9 @@ UringEngine::UringEngine(ServerConfig config)
                      "io_uring_setup (io_uring is refused here: kernel.io_uring_disabled "
                      "or a seccomp filter; use --engine epoll)");
   }
-  const std::size_t threads =
-      config_.threads > 0 ? config_.threads : std::max(1u, std::thread::hardware_concurrency());
-  for (std::size_t i = 0; i < threads; ++i) loops_.push_back(std::make_unique<Loop>(*this));
+  for (std::size_t i = 0; i < loop_count(config_); ++i) {
+    loops_.push_back(std::make_unique<Loop>(*this));
+  }
 }
 
 UringEngine::~UringEngine() {
@@ -449,11 +449,7 @@ UringEngine::~UringEngine() {
 }
 
 void UringEngine::run() {
-  std::vector<std::jthread> others;
-  for (std::size_t i = 1; i < loops_.size(); ++i) {
-    others.emplace_back([loop = loops_[i].get()] { loop->run(); });
-  }
-  loops_.front()->run();
+  run_loops(loops_);
 }
 
 void UringEngine::stop() noexcept {
@@ -462,9 +458,7 @@ void UringEngine::stop() noexcept {
 }
 
 Stats UringEngine::stats() const {
-  Stats total;
-  for (const auto& loop : loops_) loop->counters().add_to(total);
-  return total;
+  return sum_stats(loops_);
 }
 
 }  // namespace sockkit::server::detail
