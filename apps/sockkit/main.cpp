@@ -3,6 +3,8 @@
 #include <iostream>
 
 #include "bench_command.hpp"
+#include "connect_command.hpp"
+#include "send_command.hpp"
 #include "serve_command.hpp"
 
 int main(int argc, char** argv) {
@@ -12,6 +14,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("sockkit ") + SOCKKIT_VERSION);
   app.require_subcommand(1);
   sockkit::app::ServeCommand serve(app);
+  sockkit::app::SendCommand send(app);
+  sockkit::app::ConnectCommand connect(app);
   sockkit::app::BenchCommand bench(app);
   try {
     app.parse(argc, argv);
@@ -20,6 +24,8 @@ int main(int argc, char** argv) {
     return status == 0 ? 0 : 2;
   }
   if (serve.chosen()) return serve.run();
+  if (send.chosen()) return send.run();
+  if (connect.chosen()) return connect.run();
   if (bench.chosen()) return bench.run();
   return 2;
 }

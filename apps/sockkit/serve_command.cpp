@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "connection_log.hpp"
 #include "sockkit/net/endpoint.hpp"
 #include "sockkit/server/engine.hpp"
 #include "units.hpp"
@@ -63,7 +64,8 @@ Examples:
   sockkit serve --listen :9000 --engine threaded  # every interface (prints a warning)
   sockkit serve --listen [::1]:9000 --protocol framed-echo --max-frame 64KiB
   sockkit serve --listen unix:/tmp/echo.sock --stats-interval 1s
-  sockkit serve --idle-timeout 30s --max-connections 1000 --json)");
+  sockkit serve --idle-timeout 30s --max-connections 1000 --json
+  sockkit serve -v                                # log each connection to stderr)");
   command_
       ->add_option("-l,--listen", listen_,
                    "HOST:PORT, [IPv6]:PORT, :PORT (every interface) or unix:/path")
@@ -103,6 +105,9 @@ Examples:
       ->capture_default_str();
   command_->add_option("--stats-interval", stats_interval_, "Print a stats line this often");
   command_->add_flag("--json", json_, "Print the final stats as JSON on exit");
+  command_->add_flag("-v,--verbose", verbose_,
+                     "Log each connection to stderr: who connected, its first bytes (escaped, "
+                     "at most 64), and why it closed");
 }
 
 int ServeCommand::run() {
@@ -158,7 +163,14 @@ int ServeCommand::run() {
     std::cerr << "sockkit serve: " << e.what() << "\n";
     return 1;
   }
-  config.log = [](std::string_view message) { std::cerr << "sockkit serve: " << message << '\n'; };
+  config.log = [](std::string_view message) {
+    fmt::print(stderr, "sockkit serve: {}\n", message);  // one write per line, from any thread
+  };
+  if (verbose_) {
+    config.on_connection = [](const server::ConnectionEvent& event) {
+      fmt::print(stderr, "{}\n", describe(event));
+    };
+  }
 
   // Signals go to one thread that waits for them: the first stops the server gracefully,
   // a second exits at once. Blocked here, before any engine thread exists, so all inherit it.

@@ -32,6 +32,7 @@ class ServeCommand {
   int backlog_ = 511;
   std::string stats_interval_;
   bool json_ = false;
+  bool verbose_ = false;
 };
 
 }  // namespace sockkit::app

@@ -106,6 +106,41 @@ double parse_rate(std::string_view text) {
   return number * scale;
 }
 
+std::vector<std::byte> parse_hex(std::string_view text) {
+  const auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::vector<std::byte> bytes;
+  for (std::size_t i = 0; i < text.size();) {
+    const char c = text[i];
+    if (c == ' ' || c == ':' || c == '-') {
+      ++i;
+      continue;
+    }
+    if (digit(c) < 0) {
+      throw std::invalid_argument(
+          fmt::format("'{}' is not hex: '{}' at offset {} is not a hex digit", text, c, i));
+    }
+    if (i + 1 >= text.size() || digit(text[i + 1]) < 0) {
+      throw std::invalid_argument(
+          fmt::format("'{}' is not hex: the digit at offset {} has no partner", text, i));
+    }
+    bytes.push_back(static_cast<std::byte>(digit(c) * 16 + digit(text[i + 1])));
+    i += 2;
+  }
+  return bytes;
+}
+
+std::string format_hex(std::span<const std::byte> bytes) {
+  std::string text;
+  text.reserve(bytes.size() * 2);
+  for (const auto b : bytes) text += fmt::format("{:02x}", static_cast<unsigned>(b));
+  return text;
+}
+
 std::string format_duration(std::chrono::nanoseconds value) {
   const auto ns = static_cast<double>(value.count());
   if (ns >= 1e9) return fmt::format("{:.3g} s", ns / 1e9);

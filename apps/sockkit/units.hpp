@@ -6,9 +6,11 @@
 
 #include <chrono>
 #include <cstddef>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace sockkit::app {
 
@@ -20,6 +22,12 @@ std::size_t parse_size(std::string_view text);
 std::pair<std::size_t, std::size_t> parse_size_range(std::string_view text);
 /// "1000", "1000/s", "2.5k/s".
 double parse_rate(std::string_view text);
+
+/// Bytes written as hex digits, two per byte, optionally separated by spaces, ':' or '-':
+/// "48656c6c6f", "48 65 6c", "de:ad:be:ef".
+std::vector<std::byte> parse_hex(std::string_view text);
+/// "48656c6c6f": two lowercase hex digits per byte.
+std::string format_hex(std::span<const std::byte> bytes);
 
 /// "1.5 s", "250 ms", "38 µs".
 std::string format_duration(std::chrono::nanoseconds value);

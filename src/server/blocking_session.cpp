@@ -26,11 +26,12 @@ void prepare_client_socket(int fd, const ServerConfig& config) noexcept {
 
 proto::CloseReason serve_blocking(sys::Fd fd, const SessionContext& context) {
   prepare_client_socket(fd.get(), context.config);
-  Session session(context.config, Clock::now());
+  Session session(context.config, Clock::now(), fd.get());
   std::array<std::byte, 64 * 1024> buffer;  // NOLINT: filled by recv before any read
   std::error_code ec;
 
   const auto finish = [&](proto::CloseReason reason) {
+    session.on_close(reason);
     context.stats.closed(reason);
     return reason;
   };

@@ -159,7 +159,7 @@ void EpollEngine::Loop::accept_clients(Clock::time_point now) {
     }
     auto& c = slots_[slot];
     c.fd = std::move(fd);
-    c.session = std::make_unique<Session>(engine_.config_, now);
+    c.session = std::make_unique<Session>(engine_.config_, now, c.fd.get());
     c.open = true;
     c.interest = EPOLLIN;
     epoll_.add(c.fd.get(), c.interest, token_of(slot, c.generation), ec);
@@ -225,6 +225,7 @@ void EpollEngine::Loop::close(std::size_t slot, proto::CloseReason reason) {
   if (!c.open) return;
   // Closing the fd takes it out of epoll; the generation makes any event already fetched
   // for it in this round a stale one.
+  c.session->on_close(reason);
   c.fd.reset();
   c.session.reset();
   c.open = false;

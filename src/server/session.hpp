@@ -18,7 +18,12 @@ namespace sockkit::server::detail {
 
 class Session {
  public:
-  Session(const ServerConfig& config, Clock::time_point now);
+  /// `peer_fd`: the client's socket, asked for its address only when
+  /// `config.on_connection` watches connections (then the opening is reported at once).
+  Session(const ServerConfig& config, Clock::time_point now, int peer_fd = -1);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
   /// Bytes the client sent; replies are queued.
   void on_input(std::span<const std::byte> bytes, Clock::time_point now);
@@ -26,6 +31,9 @@ class Session {
   void on_end_of_stream();
   /// `count` bytes of `pending_output()` went out.
   void on_sent(std::size_t count, Clock::time_point now);
+
+  /// The engine closed the connection for `reason` (reported to `config.on_connection`).
+  void on_close(proto::CloseReason reason) noexcept;
 
   /// Read more only while not ending and below the high-water mark.
   [[nodiscard]] bool wants_read() const noexcept {
@@ -47,6 +55,8 @@ class Session {
                                                 Clock::time_point drain_deadline) const noexcept;
 
  private:
+  void notify(const ConnectionEvent& event) const noexcept;
+
   const ServerConfig& config_;
   std::unique_ptr<proto::Protocol> protocol_;
   codec::ByteBuffer out_;
@@ -55,6 +65,8 @@ class Session {
   std::optional<Clock::time_point> message_started_;
   std::optional<proto::CloseReason> ending_;  // set: read no more, flush, then close
   bool saw_drain_ = false;
+  struct Watch;                   // what a verbose log needs; only when one is asked for
+  std::unique_ptr<Watch> watch_;  // (so a connection nobody watches pays one pointer)
 };
 
 }  // namespace sockkit::server::detail

@@ -326,7 +326,7 @@ void UringEngine::Loop::on_accept(int result, bool more, Clock::time_point now) 
     }
     auto& c = slots_[slot];
     c.fd = std::move(fd);
-    c.session = std::make_unique<Session>(engine_.config_, now);
+    c.session = std::make_unique<Session>(engine_.config_, now, c.fd.get());
     c.open = true;
     c.recv_armed = false;
     c.send_in_flight = false;
@@ -395,6 +395,7 @@ void UringEngine::Loop::close(std::size_t slot, proto::CloseReason reason) {
   if (!c.open) return;
   // shutdown() makes the operations still in flight on it complete now; their completions
   // carry the old generation and are ignored (their buffers recycled).
+  c.session->on_close(reason);
   std::error_code ignored;
   sys::shutdown(c.fd.get(), SHUT_RDWR, ignored);
   c.fd.reset();

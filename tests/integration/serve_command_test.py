@@ -10,6 +10,7 @@ import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import time
 import unittest
@@ -120,6 +121,61 @@ class ServeCommandTest(unittest.TestCase):
         _, err = proc.communicate(timeout=TIMEOUT)
         self.assertEqual(err.count("warning: listening on every interface"), 1, err)
 
+
+    def test_every_engine_and_protocol_answers_send_python_nc_ncat_socat(self):
+        message = bytes(range(256))
+        framed = struct.pack("!I", len(message)) + message
+        tools = [["nc", "-N", "127.0.0.1", "{port}"], ["ncat", "127.0.0.1", "{port}"],
+                 ["socat", "-", "TCP:127.0.0.1:{port}"]]
+        for engine in ["iterative", "threaded", "epoll", "uring"]:
+            for protocol, wire in [("echo", message), ("framed-echo", framed), ("discard", None)]:
+                label = f"{engine}/{protocol}"
+                server = Server("--engine", engine, "--protocol", protocol)
+                expected = b"" if wire is None else wire
+                for tool in tools:
+                    out = subprocess.run([a.format(port=server.port) for a in tool],
+                                         input=wire or message, capture_output=True,
+                                         timeout=TIMEOUT)
+                    self.assertEqual(out.stdout, expected, f"{label} {tool[0]}")
+                with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as s:
+                    s.sendall(wire or message)
+                    s.shutdown(socket.SHUT_WR)
+                    got = b""
+                    while chunk := s.recv(65536):
+                        got += chunk
+                    self.assertEqual(got, expected, f"{label} python")
+                args = ["--framed"] if protocol == "framed-echo" else []
+                if protocol != "discard":
+                    send = subprocess.run([SOCKKIT, "send", server.target, *args],
+                                          capture_output=True, text=True, timeout=TIMEOUT)
+                    self.assertEqual(send.stdout, "Received b'Hello, world'\n", label)
+                code, out, err = server.stop()
+                self.assertEqual(code, 0, f"{label} {err}")
+                clients = len(tools) + 1 + (protocol != "discard")
+                self.assertRegex(out, rf"stats accepted={clients} active=0 ", label)
+
+    def test_verbose_logs_each_connection_with_peer_data_escaped(self):
+        server = Server("-v")
+        hostile = b"\x1b]0;owned\x07\x00\nClosed 1.2.3.4:5: forged\r" + b"A" * 100
+        with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as s:
+            peer = "127.0.0.1:%d" % s.getsockname()[1]
+            s.sendall(hostile)
+            got = b""
+            while len(got) < len(hostile):
+                got += s.recv(65536)
+        time.sleep(0.2)  # the close is logged once the server sees it
+        code, _, err = server.stop()
+        self.assertEqual(code, 0)
+        lines = [line for line in err.splitlines() if "stopping" not in line]
+        self.assertEqual(lines[0], f"Connected by {peer}")
+        shown = hostile[:64].decode("latin-1")
+        self.assertEqual(lines[1], f"{peer} sent {hostile[:64]!r}... ({len(hostile) - 64} more bytes)")
+        self.assertEqual(lines[2], f"Closed {peer}: peer_closed (in {len(hostile)} B, "
+                                   f"out {len(hostile)} B)")
+        self.assertEqual(len(lines), 3, err)
+        for line in lines:
+            self.assertTrue(line.isprintable(), repr(line))
+        self.assertNotIn(shown, err)
 
 if __name__ == "__main__":
     unittest.main()

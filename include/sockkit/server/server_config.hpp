@@ -9,6 +9,7 @@
 #include "sockkit/codec/frame_format.hpp"
 #include "sockkit/net/address.hpp"
 #include "sockkit/proto/protocol.hpp"
+#include "sockkit/server/connection_event.hpp"
 
 namespace sockkit::server {
 
@@ -56,6 +57,9 @@ struct ServerConfig {
   /// Where the server reports what an operator should know (the limit reached, out of
   /// descriptors). Called from engine threads; empty: say nothing.
   std::function<void(std::string_view)> log;
+  /// Told when each client connects, first sends, and closes (a verbose log). Called from
+  /// engine threads, possibly several at once; empty: no per-connection work at all.
+  std::function<void(const ConnectionEvent&)> on_connection;
 };
 
 }  // namespace sockkit::server

@@ -67,5 +67,24 @@ TEST(Units, FormatsForPeople) {
   EXPECT_EQ(format_count(999), "999");
 }
 
+TEST(Units, HexRoundTripsEveryByte) {
+  std::vector<std::byte> all;
+  for (int b = 0; b < 256; ++b) all.push_back(static_cast<std::byte>(b));
+  EXPECT_EQ(parse_hex(format_hex(all)), all);
+  EXPECT_EQ(format_hex(parse_hex("48 65:6C-6c 6F")), "48656c6c6f");
+  EXPECT_TRUE(parse_hex("").empty());
+}
+
+TEST(Units, BadHexSaysWhere) {
+  EXPECT_THROW((void)parse_hex("4"), std::invalid_argument);
+  EXPECT_THROW((void)parse_hex("4 8"), std::invalid_argument);
+  try {
+    (void)parse_hex("48zz");
+    FAIL() << "no error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_STREQ(e.what(), "'48zz' is not hex: 'z' at offset 2 is not a hex digit");
+  }
+}
+
 }  // namespace
 }  // namespace sockkit::app

@@ -1,0 +1,124 @@
+#include "connect_command.hpp"
+
+#include <fmt/format.h>
+
+#include "exit_status.hpp"
+#include "relay.hpp"
+#include "sockkit/net/endpoint.hpp"
+#include "sockkit/net/stream_listener.hpp"
+#include "sockkit/net/stream_socket.hpp"
+#include "sockkit/net/udp_socket.hpp"
+#include "units.hpp"
+
+namespace sockkit::app {
+namespace {
+
+struct UsageError : std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
+};
+
+template <class Parse>
+auto option(const char* name, const std::string& text, Parse parse) {
+  try {
+    return parse(text);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(fmt::format("{}: {}", name, e.what()));
+  }
+}
+
+}  // namespace
+
+ConnectCommand::ConnectCommand(CLI::App& parent) {
+  command_ = parent.add_subcommand(
+      "connect",
+      "Talk to a server from the terminal or a pipe, like nc (stdin to it, it to stdout)");
+  command_->footer(std::string(R"(
+Everything read from standard input goes to the peer and everything the peer sends goes
+to standard output, byte for byte. At the end of the input the sending side is shut down
+(the peer sees EOF, like OpenBSD nc -N) and the replies are still printed until the peer
+closes. Status lines (Listening on ..., errors) go to stderr, never into the data.
+With -u, each read of the input is one datagram; after the input ends, replies are printed
+until none arrive for a second (or --idle-timeout, if set).
+)") + kClientExitStatusHelp +
+                   R"(
+
+Examples:
+  sockkit connect 127.0.0.1:65432                 # type lines, see them echoed
+  printf 'Hello' | sockkit connect 127.0.0.1:65432
+  sockkit connect unix:/tmp/echo.sock < request.bin > reply.bin
+  sockkit connect --listen 127.0.0.1:9000         # wait for one peer (nc -l)
+  sockkit connect -u 127.0.0.1:5353               # UDP
+  sockkit connect --framed 127.0.0.1:9000         # a frame per line, a line per frame)");
+  command_->add_option("ADDR", target_, "Where to connect: HOST:PORT, [IPv6]:PORT or unix:/path");
+  command_->add_option("-l,--listen", listen_,
+                       "Instead of connecting, listen on this address and serve one peer");
+  command_->add_flag("-u,--udp", udp_, "UDP datagrams instead of a TCP stream");
+  command_->add_flag("--framed", framed_,
+                     "Send each input line as a length-prefixed frame (4-byte big-endian length); "
+                     "print each frame received as a line");
+  command_->add_flag("-v,--verbose", verbose_, "Say on stderr whom we connected to");
+  command_->add_option("--connect-timeout", connect_timeout_, "Give up connecting after this")
+      ->capture_default_str();
+  command_
+      ->add_option("--idle-timeout", idle_timeout_,
+                   "Close after no traffic either way for this long (0: never)")
+      ->capture_default_str();
+  command_->add_option("--max-frame", max_frame_, "--framed: the largest frame either way")
+      ->capture_default_str();
+}
+
+int ConnectCommand::run() {
+  RelayOptions options;
+  std::chrono::milliseconds connect_timeout{};
+  std::optional<net::Endpoint> endpoint;
+  const bool listening = !listen_.empty();
+  try {
+    if (listening == !target_.empty()) {
+      throw UsageError(listening ? "give either ADDR or --listen ADDR, not both"
+                                 : "where to? give ADDR (or --listen ADDR)");
+    }
+    endpoint = option(listening ? "--listen" : "ADDR", listening ? listen_ : target_,
+                      [](const std::string& t) { return net::Endpoint::parse(t); });
+    connect_timeout = option("--connect-timeout", connect_timeout_, parse_duration);
+    options.idle_timeout = option("--idle-timeout", idle_timeout_, parse_duration);
+    options.format.max_frame = option("--max-frame", max_frame_, parse_size);
+    options.framed = framed_;
+    if (udp_ && framed_) throw UsageError("--framed is for streams; a datagram is its own frame");
+    if (udp_ && endpoint->to_string().starts_with("unix:")) {
+      throw UsageError("-u: UDP needs an IP address, not a Unix socket path");
+    }
+  } catch (const std::invalid_argument& e) {
+    fmt::print(stderr, "sockkit connect: {}\nRun with --help for more information.\n", e.what());
+    return kExitUsage;
+  }
+
+  try {
+    const auto addresses = endpoint->resolve();
+    if (udp_) {
+      if (listening) {
+        auto socket = net::UdpSocket::bind(addresses.front());
+        fmt::print(stderr, "Listening on {} (udp)\n", socket.local_address().to_string());
+        return relay_datagrams(socket, std::nullopt, options);
+      }
+      auto socket = net::UdpSocket::connect(addresses.front());
+      return relay_datagrams(socket, addresses.front(), options);
+    }
+    net::StreamSocket stream;
+    if (listening) {
+      auto listener = net::StreamListener::bind(addresses.front(), {.backlog = 1});
+      fmt::print(stderr, "Listening on {}\n", listener.local_address().to_string());
+      stream = listener.accept();
+      listener.close();  // one peer: the next is refused, not left waiting
+      if (verbose_) fmt::print(stderr, "Connection from {}\n", stream.peer_address().to_string());
+    } else {
+      stream = net::StreamSocket::connect(*endpoint, connect_timeout);
+      if (verbose_) fmt::print(stderr, "Connected to {}\n", stream.peer_address().to_string());
+    }
+    return relay_stream(stream.native_handle(), stream.peer_address(), options);
+  } catch (const std::system_error& e) {
+    fmt::print(stderr, "sockkit connect: {}\n", e.what());
+    return exit_status_for(e.code());
+  }
+}
+
+}  // namespace sockkit::app

@@ -1,0 +1,30 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+namespace sockkit::app {
+
+/// `sockkit connect`: netcat for sockkit. Standard input to the peer, the peer to standard
+/// output, binary-safe, half-closing at the end of the input. `--listen` waits for one peer.
+class ConnectCommand {
+ public:
+  explicit ConnectCommand(CLI::App& parent);
+
+  [[nodiscard]] bool chosen() const { return command_->parsed(); }
+  /// Returns the exit status (exit_status.hpp).
+  int run();
+
+ private:
+  CLI::App* command_;
+  std::string target_;
+  std::string listen_;
+  bool udp_ = false;
+  bool framed_ = false;
+  bool verbose_ = false;
+  std::string connect_timeout_ = "10s";
+  std::string idle_timeout_ = "0";
+  std::string max_frame_ = "1MiB";
+};
+
+}  // namespace sockkit::app
