@@ -8,6 +8,7 @@ SOCKKIT_BIN_DIR names the directory holding the binaries."""
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import struct
@@ -176,6 +177,44 @@ class ServeCommandTest(unittest.TestCase):
         for line in lines:
             self.assertTrue(line.isprintable(), repr(line))
         self.assertNotIn(shown, err)
+
+    def test_io_uring_refused_is_one_clear_line_and_auto_falls_back_once(self):
+        # A seccomp filter refuses io_uring_setup, as Docker's default profile does.
+        without = os.path.join(BIN, "without_io_uring")
+        result = subprocess.run([without, SOCKKIT, "serve", "--engine", "uring",
+                                 "--listen", "127.0.0.1:0"],
+                                capture_output=True, text=True, timeout=TIMEOUT)
+        self.assertEqual(result.returncode, 1)
+        self.assertEqual(result.stdout, "")
+        self.assertRegex(result.stderr, r"^sockkit serve: io_uring_setup \(io_uring is refused "
+                                        r"here: .*use --engine epoll\): Operation not permitted\n$")
+        proc = subprocess.Popen([without, SOCKKIT, "serve", "--listen", "127.0.0.1:0"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = proc.stdout.readline()
+        self.assertRegex(line, r"^Listening on 127\.0\.0\.1:\d+ \(engine: epoll, protocol: echo\)")
+        port = int(re.search(r":(\d+) ", line).group(1))
+        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as s:
+            s.sendall(b"still served")
+            self.assertEqual(s.recv(100), b"still served")
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=TIMEOUT)
+        self.assertEqual(proc.returncode, 0)
+        self.assertEqual(err.count("io_uring is refused here (Operation not permitted); "
+                                   "using epoll"), 1, err)
+
+    def test_a_low_port_without_privilege_is_one_clear_line_and_exit_1(self):
+        with open("/proc/sys/net/ipv4/ip_unprivileged_port_start") as f:
+            start = int(f.read())
+        if os.geteuid() != 0 or shutil.which("setpriv") is None or start <= 80:
+            self.skipTest("needs root and setpriv to run as nobody, and port 80 privileged "
+                          f"(ip_unprivileged_port_start is {start})")
+        result = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                 os.path.abspath(SOCKKIT), "serve", "--listen", "127.0.0.1:80"],
+                                capture_output=True, text=True, timeout=TIMEOUT)
+        if result.stderr.startswith("setpriv: failed to execute"):
+            self.skipTest(f"user nobody cannot run the binary here: {result.stderr.strip()}")
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertEqual(result.stderr, "sockkit serve: bind 127.0.0.1:80: Permission denied\n")
 
 if __name__ == "__main__":
     unittest.main()
