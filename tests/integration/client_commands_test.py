@@ -334,6 +334,34 @@ class ClientCommandsTest(unittest.TestCase):
         self.assertEqual(r.returncode, 4, r.stderr)
         self.assertIn(b"(3 of 9 payload bytes)", r.stderr)
 
+    def test_a_connect_timeout_is_exit_3_for_both_clients(self):
+        # A listener that never accepts and whose queue is full drops new SYNs: a black hole
+        # on loopback, no namespace needed.
+        with socket.create_server(("127.0.0.1", 0), backlog=0) as hole:
+            target = "127.0.0.1:%d" % hole.getsockname()[1]
+            fillers = []
+            try:
+                for _ in range(8):  # until the queue is full and a connect stalls
+                    filler = socket.socket()
+                    fillers.append(filler)
+                    filler.settimeout(0.3)
+                    try:
+                        filler.connect(hole.getsockname())
+                    except (socket.timeout, TimeoutError):
+                        break
+                else:
+                    self.fail("the accept queue never filled")
+                for command in ["send", "connect"]:
+                    start = time.monotonic()
+                    r = run(command, target, "--connect-timeout", "300ms")
+                    elapsed = time.monotonic() - start
+                    self.assertEqual(r.returncode, 3, (command, r.stderr))
+                    self.assertIn(b"timed out", r.stderr, command)
+                    self.assertGreaterEqual(elapsed, 0.3, command)
+            finally:
+                for filler in fillers:
+                    filler.close()
+
     def test_connect_bad_usage_exits_2(self):
         for args, message in [([], b"give ADDR"),
                               (["127.0.0.1:1", "--listen", "127.0.0.1:0"], b"not both"),
