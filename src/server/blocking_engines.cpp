@@ -15,17 +15,6 @@ constexpr auto kReapEvery = 200ms;  // the threaded engine joins finished thread
 
 }  // namespace
 
-BlockingEngineBase::BlockingEngineBase(ServerConfig config)
-    : config_(std::move(config)),
-      listener_(net::StreamListener::bind(config_.listen, {.backlog = config_.backlog})),
-      stop_(config_.drain_timeout),
-      log_(config_) {}
-
-void BlockingEngineBase::stop() noexcept {
-  stop_.request();
-  stop_listening(listener_);
-}
-
 Stats BlockingEngineBase::stats() const {
   Stats total;
   counters_.add_to(total);

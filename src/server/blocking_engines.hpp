@@ -9,32 +9,23 @@
 #include <thread>
 
 #include "blocking_session.hpp"
-#include "sockkit/server/engine.hpp"
+#include "engine_base.hpp"
 
 namespace sockkit::server::detail {
 
 /// What both blocking engines have: the listener, the stop signal, the counters, and the
 /// accept loop that waits on the listener and the doorbell.
-class BlockingEngineBase : public Engine {
+class BlockingEngineBase : public EngineBase {
  public:
-  explicit BlockingEngineBase(ServerConfig config);
-
-  void stop() noexcept override;
+  using EngineBase::EngineBase;
   [[nodiscard]] Stats stats() const override;
-  [[nodiscard]] const net::Address& local_address() const noexcept override {
-    return listener_.local_address();
-  }
 
  protected:
   /// Waits for and accepts the next client; an empty Fd once stopping. Handles every accept
   /// error itself: transient ones are skipped, EMFILE sheds the client with the spare fd.
   sys::Fd accept_next();
 
-  ServerConfig config_;
-  net::StreamListener listener_;
-  StopSignal stop_;
   StatsCounters counters_;
-  ThrottledLog log_;
   sys::SpareFd spare_;
 };
 

@@ -1,6 +1,7 @@
 #include "engine_support.hpp"
 
 #include <algorithm>
+#include <thread>
 
 #include "sockkit/sys/socket.hpp"
 

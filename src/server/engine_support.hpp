@@ -8,7 +8,6 @@
 #include <memory>
 #include <string>
 #include <system_error>
-#include <thread>
 #include <vector>
 
 #include "sockkit/net/stream_listener.hpp"
@@ -65,25 +64,6 @@ void stop_listening(const net::StreamListener& listener) noexcept;
 
 /// Event-loop threads for `config`: its `threads`, or one per core.
 [[nodiscard]] std::size_t loop_count(const ServerConfig& config) noexcept;
-
-/// Runs every loop until it returns: the first on the calling thread, the rest on threads
-/// of their own (joined before returning). For the engines with one loop per thread.
-template <class Loop>
-void run_loops(const std::vector<std::unique_ptr<Loop>>& loops) {
-  std::vector<std::jthread> others;
-  for (std::size_t i = 1; i < loops.size(); ++i) {
-    others.emplace_back([loop = loops[i].get()] { loop->run(); });
-  }
-  loops.front()->run();
-}
-
-/// Every loop's counters added up.
-template <class Loop>
-[[nodiscard]] Stats sum_stats(const std::vector<std::unique_ptr<Loop>>& loops) {
-  Stats total;
-  for (const auto& loop : loops) loop->counters().add_to(total);
-  return total;
-}
 
 /// The close reason for a failed recv or send.
 [[nodiscard]] proto::CloseReason reason_for(const std::error_code& ec) noexcept;

@@ -5,6 +5,8 @@
 #include <optional>
 
 #include "blocking_session.hpp"
+#include "session.hpp"
+#include "sockkit/sys/epoll.hpp"
 #include "sockkit/sys/error.hpp"
 #include "sockkit/sys/socket.hpp"
 
@@ -24,7 +26,7 @@ constexpr auto kAcceptPause = 100ms;          // out of descriptors: stop watchi
 
 /// One event loop: its own epoll, its own connections, its own counters. Loop thread only,
 /// except `counters()`, which any thread may read.
-class EpollEngine::Loop {
+class EpollEngine::Loop final : public EventLoop {
  public:
   explicit Loop(EpollEngine& engine) : engine_(engine), epoll_(sys::Epoll::create()) {
     watch_listener();
@@ -33,8 +35,7 @@ class EpollEngine::Loop {
     if (ec) sys::throw_error(ec, "epoll_ctl ADD stop");
   }
 
-  void run();
-  [[nodiscard]] const StatsCounters& counters() const noexcept { return counters_; }
+  void run() override;
 
  private:
   // A connection's slot: a stale event for a closed one is recognised by its generation.
@@ -64,7 +65,6 @@ class EpollEngine::Loop {
   std::vector<std::size_t> free_slots_;
   std::size_t open_count_ = 0;
   std::vector<std::byte> buffer_ = std::vector<std::byte>(64 * 1024);
-  StatsCounters counters_;
   sys::SpareFd spare_;
   std::optional<Clock::time_point> accepting_again_at_;  // set while paused
 };
@@ -245,34 +245,13 @@ void EpollEngine::Loop::check_deadlines(Clock::time_point now, bool draining) {
   }
 }
 
-EpollEngine::EpollEngine(ServerConfig config)
-    : config_(std::move(config)),
-      listener_(net::StreamListener::bind(config_.listen, {.backlog = config_.backlog})),
-      stop_(config_.drain_timeout),
-      log_(config_) {
+EpollEngine::EpollEngine(ServerConfig config) : MultiLoopEngine(std::move(config)) {
   std::error_code ec;
   sys::set_nonblocking(listener_.native_handle(), true, ec);
   if (ec) sys::throw_error(ec, "fcntl O_NONBLOCK on " + listener_.local_address().to_string());
   for (std::size_t i = 0; i < loop_count(config_); ++i) {
     loops_.push_back(std::make_unique<Loop>(*this));
   }
-}
-
-EpollEngine::~EpollEngine() {
-  stop();
-}
-
-void EpollEngine::run() {
-  run_loops(loops_);
-}
-
-void EpollEngine::stop() noexcept {
-  stop_.request();
-  stop_listening(listener_);
-}
-
-Stats EpollEngine::stats() const {
-  return sum_stats(loops_);
 }
 
 }  // namespace sockkit::server::detail

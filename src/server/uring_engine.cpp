@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "blocking_session.hpp"
+#include "session.hpp"
 #include "sockkit/sys/error.hpp"
 #include "sockkit/sys/event_fd.hpp"
 #include "sockkit/sys/socket.hpp"
@@ -61,15 +62,14 @@ std::error_code refusal(int result) {
 
 /// One ring and its connections. Created and run on its own thread (the ring is set up
 /// there, so SINGLE_ISSUER holds). Loop thread only, except `counters()`.
-class UringEngine::Loop {
+class UringEngine::Loop final : public EventLoop {
  public:
   explicit Loop(UringEngine& engine) : engine_(engine) {}
   ~Loop();
   Loop(const Loop&) = delete;
   Loop& operator=(const Loop&) = delete;
 
-  void run();
-  [[nodiscard]] const StatsCounters& counters() const noexcept { return counters_; }
+  void run() override;
 
  private:
   struct Connection {
@@ -105,7 +105,6 @@ class UringEngine::Loop {
   std::vector<Connection> slots_;
   std::vector<std::size_t> free_slots_;
   std::size_t open_count_ = 0;
-  StatsCounters counters_;
   bool accept_armed_ = false;
   std::optional<Clock::time_point> accept_again_at_;
   bool draining_ = false;
@@ -430,11 +429,7 @@ std::error_code UringEngine::probe() noexcept {
   return {};
 }
 
-UringEngine::UringEngine(ServerConfig config)
-    : config_(std::move(config)),
-      listener_(net::StreamListener::bind(config_.listen, {.backlog = config_.backlog})),
-      stop_(config_.drain_timeout),
-      log_(config_) {
+UringEngine::UringEngine(ServerConfig config) : MultiLoopEngine(std::move(config)) {
   if (const auto ec = probe()) {
     sys::throw_error(ec,
                      "io_uring_setup (io_uring is refused here: kernel.io_uring_disabled "
@@ -443,23 +438,6 @@ UringEngine::UringEngine(ServerConfig config)
   for (std::size_t i = 0; i < loop_count(config_); ++i) {
     loops_.push_back(std::make_unique<Loop>(*this));
   }
-}
-
-UringEngine::~UringEngine() {
-  stop();
-}
-
-void UringEngine::run() {
-  run_loops(loops_);
-}
-
-void UringEngine::stop() noexcept {
-  stop_.request();
-  stop_listening(listener_);
-}
-
-Stats UringEngine::stats() const {
-  return sum_stats(loops_);
 }
 
 }  // namespace sockkit::server::detail

@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""What each server spends per message, measured side by side.
+
+Runs every server in turn, interleaved (A B C A B C ...), for several repetitions; each run
+starts the server pinned to one core (all its threads), drives it with `sockkit bench`
+(64-byte ping-pong) pinned to the other, and counts the server's CPU time and system calls
+over exactly the generator's run with `perf stat -p`. Prints each run, then per server and
+connection count the median with min-max, and the median as a ratio to the first server
+(the floor).
+
+This machine is shared and noisy: only ratios measured in one run mean anything.
+
+Usage: bench/cost_per_message.py [--build build/release] [--reps 5] [--connections 100 1000]
+           [--duration 3] [NAME=COMMAND ...]
+A COMMAND must print "Listening on ADDR" on stdout first; by default the epoll floor and the
+epoll and uring engines with one loop each. Needs linux-perf (software events and syscall
+tracepoints are enough) and two cores.
+"""
+
+import argparse
+import json
+import os
+import re
+import shlex
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+
+
+def start_server(command):
+    proc = subprocess.Popen(["taskset", "-c", "1", *shlex.split(command)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    line = proc.stdout.readline()
+    match = re.match(r"^Listening on (\S+)", line)
+    if not match:
+        proc.kill()
+        sys.exit(f"{command!r} did not start: {line!r}")
+    return proc, match.group(1)
+
+
+def perf_counts(path):
+    counts = {}
+    with open(path) as f:
+        for line in f:
+            parts = line.strip().split(",")
+            if len(parts) > 2 and re.match(r"^[\d.]+$", parts[0]):
+                counts[parts[2]] = float(parts[0])
+    return counts
+
+
+def measure(args, command, connections):
+    server, target = start_server(command)
+    try:
+        with tempfile.NamedTemporaryFile(suffix=".perf") as out:
+            perf = subprocess.Popen(["perf", "stat", "-x,", "-e",
+                                     "task-clock,context-switches,raw_syscalls:sys_enter",
+                                     "-p", str(server.pid), "-o", out.name],
+                                    stderr=subprocess.DEVNULL)
+            bench = subprocess.run(["taskset", "-c", "0", os.path.join(args.build, "bin/sockkit"),
+                                    "bench", target, "-c", str(connections), "-s", "64",
+                                    "-d", f"{args.duration}s", "--warmup", "0s", "--json"],
+                                   capture_output=True, text=True, timeout=args.duration + 60)
+            perf.send_signal(signal.SIGINT)
+            perf.wait(30)
+            counts = perf_counts(out.name)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    if bench.returncode != 0:
+        sys.exit(f"bench against {command!r} failed:\n{bench.stdout}{bench.stderr}")
+    report = json.loads(bench.stdout)
+    messages = report["messages"]
+    return {
+        "messages_per_sec": report["messages_per_second"],
+        "cpu_us_per_msg": counts["task-clock"] * 1000 / messages,  # task-clock is in ms
+        "syscalls_per_msg": counts["raw_syscalls:sys_enter"] / messages,
+        "switches_per_msg": counts["context-switches"] / messages,
+        "generator_saturated": report["generator_saturated"],
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--build", default="build/release")
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--connections", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument("--duration", type=int, default=3, help="seconds per run")
+    parser.add_argument("servers", nargs="*", metavar="NAME=COMMAND")
+    args = parser.parse_args()
+    b = os.path.join(args.build, "bin")
+    servers = [s.split("=", 1) for s in args.servers] or [
+        ["floor", f"{b}/epoll_echo_floor 0"],
+        ["epoll", f"{b}/sockkit serve --listen 127.0.0.1:0 --engine epoll --threads 1"],
+        ["uring", f"{b}/sockkit serve --listen 127.0.0.1:0 --engine uring --threads 1"],
+    ]
+    results = {}
+    for rep in range(args.reps):
+        for connections in args.connections:
+            for name, command in servers:
+                r = measure(args, command, connections)
+                results.setdefault((name, connections), []).append(r)
+                print(f"rep={rep + 1} server={name} connections={connections} "
+                      f"messages_per_sec={r['messages_per_sec']:.0f} "
+                      f"cpu_us_per_msg={r['cpu_us_per_msg']:.2f} "
+                      f"syscalls_per_msg={r['syscalls_per_msg']:.3f} "
+                      f"switches_per_msg={r['switches_per_msg']:.3f} "
+                      f"generator_saturated={r['generator_saturated']}", flush=True)
+
+    floor = servers[0][0]
+    print(f"\nmedians of {args.reps} interleaved runs (min-max); ratio: median / {floor}'s median")
+    print(f"{'server':<10}{'conns':>6}{'msgs/s':>10}{'CPU-us/msg':>20}{'ratio':>7}"
+          f"{'syscalls/msg':>14}{'ratio':>7}")
+    for connections in args.connections:
+        base = results[(floor, connections)]
+        base_cpu = statistics.median(r["cpu_us_per_msg"] for r in base)
+        base_sys = statistics.median(r["syscalls_per_msg"] for r in base)
+        for name, _ in servers:
+            runs = results[(name, connections)]
+            cpu = [r["cpu_us_per_msg"] for r in runs]
+            sysc = statistics.median(r["syscalls_per_msg"] for r in runs)
+            rate = statistics.median(r["messages_per_sec"] for r in runs)
+            spread = f"{statistics.median(cpu):.2f} ({min(cpu):.2f}-{max(cpu):.2f})"
+            print(f"{name:<10}{connections:>6}{rate:>10.0f}{spread:>20}"
+                  f"{statistics.median(cpu) / base_cpu:>7.2f}{sysc:>14.3f}"
+                  f"{sysc / base_sys if base_sys else 0:>7.2f}")
+    if any(r["generator_saturated"] for runs in results.values() for r in runs):
+        print("\nThe generator set the pace (it saturated its core): messages/s of the fast "
+              "servers converge, and CPU per message is what ranks them.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+#pragma once
+
+// What the four engines are built on, so each engine's own file holds only how it waits.
+// Private to the library.
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include "engine_support.hpp"
+#include "sockkit/server/engine.hpp"
+
+namespace sockkit::server::detail {
+
+/// Every engine's state: its config, the listener (bound on construction, so the port is
+/// known before `run()`), the stop signal, the throttled log; and the one way to stop.
+class EngineBase : public Engine {
+ public:
+  /// Binds and listens; throws std::system_error when it cannot.
+  explicit EngineBase(ServerConfig config);
+  ~EngineBase() override;
+  void stop() noexcept final;
+  [[nodiscard]] const net::Address& local_address() const noexcept final {
+    return listener_.local_address();
+  }
+
+ protected:
+  ServerConfig config_;
+  net::StreamListener listener_;
+  StopSignal stop_;
+  ThrottledLog log_;
+};
+
+/// One thread's event loop in a multi-loop engine; it counts what it serves.
+class EventLoop {
+ public:
+  virtual ~EventLoop() = default;
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  /// Serves until the engine stops and every connection of this loop is closed.
+  virtual void run() = 0;
+  /// Read by any thread while the loop runs.
+  [[nodiscard]] const StatsCounters& counters() const noexcept { return counters_; }
+
+ protected:
+  EventLoop() = default;
+  StatsCounters counters_;
+};
+
+/// An engine of one event loop per thread (epoll, io_uring), sharing one listener.
+class MultiLoopEngine : public EngineBase {
+ public:
+  using EngineBase::EngineBase;
+  /// Runs every loop: the first on the calling thread, the rest on threads of their own,
+  /// joined before it returns.
+  void run() override;
+  /// Every loop's counters added up.
+  [[nodiscard]] Stats stats() const override;
+
+ protected:
+  /// Open connections across the loops, for max_connections.
+  std::atomic<std::size_t> open_connections_{0};
+  std::vector<std::unique_ptr<EventLoop>> loops_;  // made by the derived constructor
+};
+
+}  // namespace sockkit::server::detail
