@@ -21,10 +21,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr unsigned kQueueDepth = 1024;
 constexpr unsigned kCompletionDepth = 16384;  // the kernel keeps overflow, but room is cheaper
-constexpr unsigned kBufferCount = 512;        // provided receive buffers (a power of two)
-constexpr unsigned kBufferSize = 16 * 1024;
 constexpr int kBufferGroup = 0;
 constexpr auto kTick = 50ms;          // deadlines are checked this often
 constexpr auto kAcceptPause = 100ms;  // after running out of descriptors
@@ -64,7 +61,7 @@ std::error_code refusal(int result) {
 /// there, so SINGLE_ISSUER holds). Loop thread only, except `counters()`.
 class UringEngine::Loop final : public EventLoop {
  public:
-  explicit Loop(UringEngine& engine) : engine_(engine) {}
+  explicit Loop(UringEngine& engine) : engine_(engine), sizes_(engine.config_.uring) {}
   ~Loop();
   Loop(const Loop&) = delete;
   Loop& operator=(const Loop&) = delete;
@@ -97,6 +94,7 @@ class UringEngine::Loop final : public EventLoop {
   void shed_one();
 
   UringEngine& engine_;
+  const ServerConfig::UringSizes& sizes_;
   io_uring ring_{};
   bool ring_ready_ = false;
   io_uring_buf_ring* buffer_ring_ = nullptr;
@@ -136,36 +134,36 @@ UringEngine::Loop::~Loop() {
 void UringEngine::Loop::set_up() {
   io_uring_params params{};
   params.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
-  params.cq_entries = kCompletionDepth;
-  int result = io_uring_queue_init_params(kQueueDepth, &ring_, &params);
+  params.cq_entries = std::max(kCompletionDepth, 2 * sizes_.queue_depth);
+  int result = io_uring_queue_init_params(sizes_.queue_depth, &ring_, &params);
   if (result == -EINVAL) {  // an older kernel: without the single-issuer optimisations
     params = {};
     params.flags = IORING_SETUP_CQSIZE;
-    params.cq_entries = kCompletionDepth;
-    result = io_uring_queue_init_params(kQueueDepth, &ring_, &params);
+    params.cq_entries = std::max(kCompletionDepth, 2 * sizes_.queue_depth);
+    result = io_uring_queue_init_params(sizes_.queue_depth, &ring_, &params);
   }
   if (result < 0) sys::throw_error(refusal(result), "io_uring_setup");
   ring_ready_ = true;
 
-  buffer_ring_bytes_ = kBufferCount * sizeof(io_uring_buf);
+  buffer_ring_bytes_ = sizes_.buffer_count * sizeof(io_uring_buf);
   void* memory = ::mmap(nullptr, buffer_ring_bytes_, PROT_READ | PROT_WRITE,
                         MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
   if (memory == MAP_FAILED) sys::throw_error(sys::last_error(), "mmap buffer ring");
   buffer_ring_ = static_cast<io_uring_buf_ring*>(memory);
   io_uring_buf_reg registration{};
   registration.ring_addr = reinterpret_cast<std::uint64_t>(buffer_ring_);
-  registration.ring_entries = kBufferCount;
+  registration.ring_entries = sizes_.buffer_count;
   registration.bgid = kBufferGroup;
   result = io_uring_register_buf_ring(&ring_, &registration, 0);
   if (result < 0) sys::throw_error(refusal(result), "io_uring_register_buf_ring");
-  buffers_.resize(std::size_t{kBufferCount} * kBufferSize);
+  buffers_.resize(std::size_t{sizes_.buffer_count} * sizes_.buffer_size);
   io_uring_buf_ring_init(buffer_ring_);
-  for (unsigned id = 0; id < kBufferCount; ++id) {
-    io_uring_buf_ring_add(buffer_ring_, buffers_.data() + std::size_t{id} * kBufferSize,
-                          kBufferSize, static_cast<unsigned short>(id),
-                          io_uring_buf_ring_mask(kBufferCount), static_cast<int>(id));
+  for (unsigned id = 0; id < sizes_.buffer_count; ++id) {
+    io_uring_buf_ring_add(buffer_ring_, buffers_.data() + std::size_t{id} * sizes_.buffer_size,
+                          sizes_.buffer_size, static_cast<unsigned short>(id),
+                          io_uring_buf_ring_mask(sizes_.buffer_count), static_cast<int>(id));
   }
-  io_uring_buf_ring_advance(buffer_ring_, kBufferCount);
+  io_uring_buf_ring_advance(buffer_ring_, static_cast<int>(sizes_.buffer_count));
 }
 
 io_uring_sqe* UringEngine::Loop::sqe() {
@@ -193,7 +191,7 @@ void UringEngine::Loop::arm_accept() {
 void UringEngine::Loop::arm_recv(std::size_t slot) {
   auto& c = slots_[slot];
   auto* entry = sqe();
-  io_uring_prep_recv(entry, c.fd.get(), nullptr, kBufferSize, 0);
+  io_uring_prep_recv(entry, c.fd.get(), nullptr, sizes_.buffer_size, 0);
   entry->flags |= IOSQE_BUFFER_SELECT;
   entry->buf_group = kBufferGroup;
   io_uring_sqe_set_data64(entry, user_data(Op::recv, slot, c.generation));
@@ -201,9 +199,9 @@ void UringEngine::Loop::arm_recv(std::size_t slot) {
 }
 
 void UringEngine::Loop::recycle(unsigned buffer_id) {
-  io_uring_buf_ring_add(buffer_ring_, buffers_.data() + std::size_t{buffer_id} * kBufferSize,
-                        kBufferSize, static_cast<unsigned short>(buffer_id),
-                        io_uring_buf_ring_mask(kBufferCount), 0);
+  io_uring_buf_ring_add(buffer_ring_, buffers_.data() + std::size_t{buffer_id} * sizes_.buffer_size,
+                        sizes_.buffer_size, static_cast<unsigned short>(buffer_id),
+                        io_uring_buf_ring_mask(sizes_.buffer_count), 0);
   io_uring_buf_ring_advance(buffer_ring_, 1);
 }
 
@@ -343,12 +341,15 @@ void UringEngine::Loop::on_recv(std::size_t slot, const io_uring_cqe& cqe, Clock
     const unsigned id = cqe.flags >> IORING_CQE_BUFFER_SHIFT;
     const auto n = static_cast<std::size_t>(cqe.res);
     counters_.bytes_in(n);
-    c.session->on_input(std::span(buffers_).subspan(std::size_t{id} * kBufferSize, n), now);
+    c.session->on_input(std::span(buffers_).subspan(std::size_t{id} * sizes_.buffer_size, n), now);
     recycle(id);
   } else if (cqe.res == 0) {
     c.session->on_end_of_stream();
   } else if (cqe.res == -ENOBUFS) {
-    // Every provided buffer was in use: pump() arms the receive again.
+    // Every provided buffer was in use: pump() arms the receive again, and by then the
+    // buffers of this round's completions are back.
+    engine_.log_.say("all " + std::to_string(sizes_.buffer_count) +
+                     " io_uring receive buffers were in use at once; receives wait for one");
   } else if (cqe.res < 0 && cqe.res != -ECANCELED) {
     return close(slot, reason_for(refusal(cqe.res)));
   }
@@ -430,6 +431,14 @@ std::error_code UringEngine::probe() noexcept {
 }
 
 UringEngine::UringEngine(ServerConfig config) : MultiLoopEngine(std::move(config)) {
+  const auto& sizes = config_.uring;
+  if (sizes.queue_depth < 2 || sizes.queue_depth > 32768 || sizes.buffer_count == 0 ||
+      sizes.buffer_count > 32768 || (sizes.buffer_count & (sizes.buffer_count - 1)) != 0 ||
+      sizes.buffer_size == 0) {
+    throw std::invalid_argument(
+        "io_uring sizes: queue_depth 2-32768, buffer_count a power of two up to 32768, "
+        "buffer_size above 0");
+  }
   if (const auto ec = probe()) {
     sys::throw_error(ec,
                      "io_uring_setup (io_uring is refused here: kernel.io_uring_disabled "

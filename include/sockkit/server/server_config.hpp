@@ -54,6 +54,18 @@ struct ServerConfig {
   /// After stop(): how long active clients may finish before they are closed.
   std::chrono::milliseconds drain_timeout{std::chrono::seconds(5)};
 
+  /// The io_uring engine's sizes, per event loop. The defaults suit thousands of
+  /// connections; tests shrink them to drive the full-queue and out-of-buffers paths.
+  struct UringSizes {
+    /// Submission queue entries (rounded up to a power of two by the kernel).
+    unsigned queue_depth = 1024;
+    /// Provided receive buffers: a power of two, at most 32768. When all are in use at
+    /// once, receives wait for one to come back (ENOBUFS) rather than fail.
+    unsigned buffer_count = 512;
+    unsigned buffer_size = 16 * 1024;
+  };
+  UringSizes uring;
+
   /// Where the server reports what an operator should know (the limit reached, out of
   /// descriptors). Called from engine threads; empty: say nothing.
   std::function<void(std::string_view)> log;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <iostream>
@@ -302,6 +303,16 @@ TEST_P(EngineTest, TheConnectionLimitAcceptsAndClosesTheRest) {
   if (!concurrent()) GTEST_SKIP() << "the iterative engine holds one connection by design";
   auto config = base_config();
   config.max_connections = 3;
+  std::mutex log_mutex;
+  std::vector<std::string> log;
+  config.log = [&](std::string_view line) {
+    std::lock_guard lock(log_mutex);
+    log.emplace_back(line);
+  };
+  const auto logged = [&] {
+    std::lock_guard lock(log_mutex);
+    return log;
+  };
   RunningServer server(GetParam(), config);
   std::vector<net::StreamSocket> kept;
   for (int i = 0; i < 3; ++i) {
@@ -313,6 +324,15 @@ TEST_P(EngineTest, TheConnectionLimitAcceptsAndClosesTheRest) {
   for (int i = 0; i < 2; ++i) extra.push_back(server.connect());
   for (auto& e : extra) EXPECT_TRUE(closes_within(e, 1s)) << "over the limit: EOF, not a hang";
   EXPECT_EQ(server.engine().stats().rejected, 2u);
+  // Said once, not once per client: a flood of clients must not become a flood of lines.
+  ASSERT_EQ(logged().size(), 1u);
+  EXPECT_TRUE(logged()[0].starts_with("connection limit (3) reached on ")) << logged()[0];
+  std::this_thread::sleep_for(1100ms);  // a second later it may be said again, with a count
+  auto another = server.connect();
+  EXPECT_TRUE(closes_within(another, 1s));
+  EXPECT_TRUE(server.wait_for_stats([](const Stats& s) { return s.rejected == 3; }));
+  ASSERT_EQ(logged().size(), 2u);
+  EXPECT_TRUE(logged()[1].ends_with("(1 similar messages suppressed)")) << logged()[1];
   kept.pop_back();  // one leaves, so one more fits
   EXPECT_TRUE(server.wait_for_stats([](const Stats& s) { return s.active() == 2; }));
   auto late = server.connect();
@@ -547,6 +567,59 @@ TEST_P(EngineTest, ClientsThatNeverReadAreBoundedAndClosedWhileOthersAreServed) 
   EXPECT_TRUE(server.wait_for_stats(
       [](const Stats& s) { return s.closed_by(CloseReason::send_timeout) == kGreedy; }, 6s))
       << "closed by send timeout: " << server.engine().stats().closed_by(CloseReason::send_timeout);
+}
+
+// The io_uring engine with a 4-entry queue and 2 receive buffers: the full-queue path
+// (submit to make room) and the out-of-buffers path (ENOBUFS, then receive again) must
+// carry every byte of 50 clients at once.
+TEST(UringEngine, ATinyRingAndTwoBuffersStillEchoEveryByte) {
+  if (const auto ec = check_engine(EngineKind::uring)) {
+    GTEST_SKIP() << "the kernel refuses the uring engine here: " << ec.message();
+  }
+  auto config = base_config();
+  config.uring = {.queue_depth = 4, .buffer_count = 2, .buffer_size = 4096};
+  std::mutex log_mutex;
+  std::vector<std::string> log;
+  config.log = [&](std::string_view line) {
+    std::lock_guard lock(log_mutex);
+    log.emplace_back(line);
+  };
+  RunningServer server(EngineKind::uring, config);
+  constexpr int kClients = 50;
+  std::atomic<int> failures{0};
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kClients; ++i) {
+    threads.emplace_back([&, i] {
+      auto stream = server.connect();
+      ++ready;
+      while (ready < kClients) std::this_thread::yield();  // all at once: buffers run out
+      std::mt19937 random(static_cast<unsigned>(i));
+      for (int m = 0; m < 5; ++m) {
+        const auto data =
+            test::random_bytes(1 + random() % (64 * 1024), static_cast<unsigned>(random()));
+        if (echo_round_trip(stream, data) != data) ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures, 0);
+  std::lock_guard lock(log_mutex);
+  EXPECT_TRUE(std::ranges::any_of(log, [](const std::string& line) {
+    return line.find("receive buffers were in use") != line.npos;
+  })) << "the out-of-buffers path was never taken, so this test proved nothing about it";
+}
+
+TEST(UringEngine, RefusesSizesItCannotUse) {
+  if (const auto ec = check_engine(EngineKind::uring)) {
+    GTEST_SKIP() << "the kernel refuses the uring engine here: " << ec.message();
+  }
+  auto config = base_config();
+  config.listen = net::Address::ipv4_loopback();
+  config.uring.buffer_count = 3;  // the buffer ring needs a power of two
+  EXPECT_THROW((void)make_engine(EngineKind::uring, config), std::invalid_argument);
+  config.uring = {.queue_depth = 1};
+  EXPECT_THROW((void)make_engine(EngineKind::uring, config), std::invalid_argument);
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, EngineTest,
