@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "allocation_counter.hpp"
 #include "sockkit/codec/frame_encoder.hpp"
+#include "support/allocation_counter.hpp"
 
 namespace sockkit::codec {
 namespace {

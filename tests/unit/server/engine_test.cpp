@@ -20,6 +20,7 @@
 #include "sockkit/sys/resources.hpp"
 #include "sockkit/sys/socket.hpp"
 #include "sockkit/sys/socket_options.hpp"
+#include "support/allocation_counter.hpp"
 #include "support/loopback.hpp"
 
 namespace sockkit::server {
@@ -424,6 +425,32 @@ TEST_P(EngineTest, PeerResetsMidStreamLeaveNothingBehind) {
   // A leak of even one 64 KiB buffer or one session per reset would be 64 MiB here.
   EXPECT_LT(grown_kib, 4 * 1024u) << "KiB grown over " << kResets << " resets";
 #endif
+}
+
+// DESIGN: nothing is allocated per message in steady state. 64-byte ping-pong through raw
+// send/recv on arrays (the client allocates nothing either), counted across all threads.
+TEST_P(EngineTest, ServingAMessageAllocatesNothingInSteadyState) {
+  RunningServer server(GetParam(), base_config());
+  auto stream = server.connect();
+  std::array<std::byte, 64> message{};
+  std::array<std::byte, 64> reply{};
+  const auto ping_pong = [&](int count) {
+    for (int i = 0; i < count; ++i) {
+      message[0] = static_cast<std::byte>(i);
+      stream.send_all(message);
+      stream.recv_exact(reply);
+      if (reply != message) return false;
+    }
+    return true;
+  };
+  ASSERT_TRUE(ping_pong(200));  // warm: buffers at their working size
+  std::size_t allocations = 0;
+  {
+    test::AllocationCounter counter;
+    ASSERT_TRUE(ping_pong(2'000));
+    allocations = counter.count();
+  }
+  EXPECT_EQ(allocations, 0u) << "allocations while serving 2,000 messages";
 }
 
 // The hook behind `sockkit serve -v`: each connection reported opened, with its first

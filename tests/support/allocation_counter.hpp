@@ -1,8 +1,9 @@
 #pragma once
 
-// Counts heap allocations made through operator new while an AllocationCounter is alive.
-// The codec tests use it to prove that a declared frame length is never allocated and that
-// steady-state decoding allocates nothing.
+// Counts heap allocations made through operator new, by any thread, while an
+// AllocationCounter is alive. The codec tests use it to prove that a declared frame length
+// is never allocated and that steady-state decoding allocates nothing; the engine tests,
+// that serving a message allocates nothing. Linking it replaces the global operator new.
 
 #include <cstddef>
 
