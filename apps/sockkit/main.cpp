@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "bench_command.hpp"
+#include "compare_command.hpp"
 #include "connect_command.hpp"
 #include "send_command.hpp"
 #include "serve_command.hpp"
@@ -17,6 +18,7 @@ int main(int argc, char** argv) {
   sockkit::app::SendCommand send(app);
   sockkit::app::ConnectCommand connect(app);
   sockkit::app::BenchCommand bench(app);
+  sockkit::app::CompareCommand compare(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -27,5 +29,6 @@ int main(int argc, char** argv) {
   if (send.chosen()) return send.run();
   if (connect.chosen()) return connect.run();
   if (bench.chosen()) return bench.run();
+  if (compare.chosen()) return compare.run();
   return 2;
 }
