@@ -5,6 +5,7 @@
 #include "bench_command.hpp"
 #include "compare_command.hpp"
 #include "connect_command.hpp"
+#include "proxy_command.hpp"
 #include "send_command.hpp"
 #include "serve_command.hpp"
 
@@ -19,6 +20,7 @@ int main(int argc, char** argv) {
   sockkit::app::ConnectCommand connect(app);
   sockkit::app::BenchCommand bench(app);
   sockkit::app::CompareCommand compare(app);
+  sockkit::app::ProxyCommand proxy(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -30,5 +32,6 @@ int main(int argc, char** argv) {
   if (connect.chosen()) return connect.run();
   if (bench.chosen()) return bench.run();
   if (compare.chosen()) return compare.run();
+  if (proxy.chosen()) return proxy.run();
   return 2;
 }

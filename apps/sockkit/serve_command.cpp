@@ -1,20 +1,18 @@
 #include "serve_command.hpp"
 
 #include <fmt/format.h>
-#include <pthread.h>
-#include <signal.h>
 
-#include <atomic>
 #include <condition_variable>
-#include <cstdlib>
 #include <iostream>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
 #include "connection_log.hpp"
 #include "sockkit/net/endpoint.hpp"
 #include "sockkit/server/engine.hpp"
+#include "stop_signals.hpp"
 #include "units.hpp"
 
 namespace sockkit::app {
@@ -172,20 +170,9 @@ int ServeCommand::run() {
     };
   }
 
-  // Signals go to one thread that waits for them: the first stops the server gracefully,
-  // a second exits at once. Blocked here, before any engine thread exists, so all inherit it.
-  // A shell starts background jobs with SIGINT ignored; an ignored signal never reaches
-  // sigwait, so restore the default before blocking.
-  ::signal(SIGINT, SIG_DFL);
-  ::signal(SIGTERM, SIG_DFL);
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  // A client that resets while we write must not kill us; MSG_NOSIGNAL covers our sends,
-  // and ignoring the signal covers anything else.
-  ::signal(SIGPIPE, SIG_IGN);
+  // Signals go to one thread that waits for them; blocked here, before any engine thread
+  // exists, so all inherit the mask.
+  block_stop_signals();
 
   std::unique_ptr<server::Engine> engine;
   try {
@@ -202,15 +189,10 @@ int ServeCommand::run() {
             << " (engine: " << server::to_string(engine_kind)
             << ", protocol: " << proto::to_string(config.protocol) << ")" << std::endl;
 
-  std::atomic<bool> finished{false};
-  std::thread signal_waiter([&engine, &finished, signals] {
-    int received = 0;
-    sigwait(&signals, &received);
-    if (finished) return;  // woken by run()'s end, below
+  std::optional<StopSignals> signals;
+  signals.emplace([&engine] {
     std::cerr << "sockkit serve: stopping (a second signal exits at once)\n";
     engine->stop();
-    sigwait(&signals, &received);
-    if (!finished) std::_Exit(128 + received);
   });
 
   std::mutex mutex;
@@ -234,10 +216,7 @@ int ServeCommand::run() {
   }
   done_cv.notify_all();
   if (reporter.joinable()) reporter.join();
-  // Wake the signal thread if it is still waiting for a first or second signal.
-  finished = true;
-  pthread_kill(signal_waiter.native_handle(), SIGTERM);
-  signal_waiter.join();
+  signals.reset();
 
   const auto stats = engine->stats();
   if (json_) {

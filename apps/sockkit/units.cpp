@@ -106,6 +106,11 @@ double parse_rate(std::string_view text) {
   return number * scale;
 }
 
+double parse_byte_rate(std::string_view text) {
+  if (text.ends_with("/s")) text.remove_suffix(2);
+  return static_cast<double>(parse_size(text));
+}
+
 std::vector<std::byte> parse_hex(std::string_view text) {
   const auto digit = [](char c) -> int {
     if (c >= '0' && c <= '9') return c - '0';

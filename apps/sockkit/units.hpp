@@ -22,6 +22,8 @@ std::size_t parse_size(std::string_view text);
 std::pair<std::size_t, std::size_t> parse_size_range(std::string_view text);
 /// "1000", "1000/s", "2.5k/s".
 double parse_rate(std::string_view text);
+/// Bytes per second: a size with an optional "/s": "64KiB/s", "1MiB", "8000/s".
+double parse_byte_rate(std::string_view text);
 
 /// Bytes written as hex digits, two per byte, optionally separated by spaces, ':' or '-':
 /// "48656c6c6f", "48 65 6c", "de:ad:be:ef".

@@ -36,6 +36,13 @@ TEST(Units, RatesTakeThousands) {
   EXPECT_EQ(parse_rate("2.5k/s"), 2500.0);
 }
 
+TEST(Units, ByteRatesAreSizesPerSecond) {
+  EXPECT_EQ(parse_byte_rate("64KiB/s"), 65536.0);
+  EXPECT_EQ(parse_byte_rate("1MiB"), 1048576.0);
+  EXPECT_EQ(parse_byte_rate("8000/s"), 8000.0);
+  EXPECT_THROW((void)parse_byte_rate("fast"), std::invalid_argument);
+}
+
 void expect_error(auto parse, const std::string& text, const std::string& words) {
   try {
     (void)parse(text);

@@ -1,0 +1,328 @@
+"""`sockkit proxy` as a user runs it: every fault, checked from both ends of the connection.
+The server behind the proxy is `sockkit serve` or a Python listener that records what
+reaches it. Loopback only; ports from the kernel; every wait bounded.
+
+Run by CTest, one test case per CTest test: proxy_command_test.py ProxyCommandTest.test_...
+SOCKKIT_BIN_DIR names the directory holding the binaries."""
+
+import hashlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+import unittest
+
+BIN = os.environ.get("SOCKKIT_BIN_DIR", "build/dev/bin")
+TIMEOUT = 30
+SOCKKIT = os.path.join(BIN, "sockkit")
+
+
+class Proxy:
+    """`sockkit proxy` on a kernel-chosen port, relaying to `to`."""
+
+    def __init__(self, to, *args):
+        self.proc = subprocess.Popen([SOCKKIT, "proxy", "--to", to, *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        match = re.match(r"^Proxying (\S+) -> (\S+) \(faults: (.*)\)$", line.strip())
+        if not match:
+            self.proc.kill()
+            raise AssertionError(f"sockkit proxy did not start: {line!r} {self.proc.stderr.read()}")
+        self.target, _, self.faults = match.groups()
+        host, port = self.target.rsplit(":", 1)
+        self.address = (host, int(port))
+
+    def connect(self):
+        return socket.create_connection(self.address, timeout=TIMEOUT)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        out, err = self.proc.communicate(timeout=TIMEOUT)
+        return self.proc.returncode, out, err
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate(timeout=TIMEOUT)
+
+
+class Serve:
+    """`sockkit serve` (echo) on a kernel-chosen port."""
+
+    def __init__(self):
+        self.proc = subprocess.Popen([SOCKKIT, "serve", "--listen", "127.0.0.1:0",
+                                      "--engine", "epoll"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        match = re.match(r"^Listening on (\S+) ", self.proc.stdout.readline())
+        if not match:
+            self.proc.kill()
+            raise AssertionError("sockkit serve did not start")
+        self.target = match.group(1)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        self.proc.communicate(timeout=TIMEOUT)
+
+
+class Recorder:
+    """A Python listener that serves one client: it reads until EOF (or an error) and notes
+    what arrived, how many reads it took and when it ended."""
+
+    def __init__(self, reply=b""):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.target = f"127.0.0.1:{self.listener.getsockname()[1]}"
+        self.received = b""
+        self.reads = 0
+        self.first_byte_at = None
+        self.ended_at = None
+        self.ending = None  # "eof", "reset" or "timeout"
+        self.reply = reply
+        self.thread = threading.Thread(target=self._serve)
+        self.thread.start()
+
+    def _serve(self):
+        self.listener.settimeout(TIMEOUT)
+        try:
+            conn, _ = self.listener.accept()
+        except OSError:
+            return
+        with conn:
+            conn.settimeout(5)
+            if self.reply:
+                conn.sendall(self.reply)
+            try:
+                while chunk := conn.recv(65536):
+                    if self.first_byte_at is None:
+                        self.first_byte_at = time.monotonic()
+                    self.received += chunk
+                    self.reads += 1
+                self.ending = "eof"
+            except ConnectionResetError:
+                self.ending = "reset"
+            except socket.timeout:
+                self.ending = "timeout"
+            self.ended_at = time.monotonic()
+
+    def join(self):
+        self.thread.join(TIMEOUT)
+        self.listener.close()
+
+
+def read_to_end(sock):
+    """Everything until EOF; returns (data, "eof" or "reset")."""
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+        return data, "eof"
+    except ConnectionResetError:
+        return data, "reset"
+
+
+def echo_through(proxy, payload):
+    """Sends `payload` through the proxy to an echo server on a second thread, half-closes,
+    and returns what came back and how long it took."""
+    with proxy.connect() as sock:
+        started = time.monotonic()
+        writer = threading.Thread(target=lambda: (sock.sendall(payload), sock.shutdown(socket.SHUT_WR)))
+        writer.start()
+        data, ending = read_to_end(sock)
+        writer.join(TIMEOUT)
+        return data, ending, time.monotonic() - started
+
+
+class ProxyCommandTest(unittest.TestCase):
+    def test_relays_every_byte_both_ways_with_half_close(self):
+        payload = os.urandom(4 << 20)
+        with Serve() as server, Proxy(server.target, "--json") as proxy:
+            self.assertEqual(proxy.faults, "none")
+            data, ending, _ = echo_through(proxy, payload)
+            self.assertEqual(ending, "eof")
+            self.assertEqual(hashlib.sha256(data).digest(), hashlib.sha256(payload).digest())
+            code, out, err = proxy.stop()
+        self.assertEqual(code, 0, err)
+        stats = json.loads(out)
+        self.assertEqual(stats["accepted"], 1)
+        self.assertEqual(stats["faulted"], 1)
+        self.assertEqual(stats["bytes_up"], len(payload))
+        self.assertEqual(stats["bytes_down"], len(payload))
+        self.assertEqual(stats["active"], 0)
+
+    def test_latency_delays_every_round_trip(self):
+        with Serve() as server, Proxy(server.target, "--latency", "150ms", "--jitter", "20ms") as proxy:
+            self.assertIn("latency 150 ms ± 20 ms both ways", proxy.faults)
+            with proxy.connect() as sock:
+                for _ in range(3):
+                    started = time.monotonic()
+                    sock.sendall(b"ping")
+                    self.assertEqual(sock.recv(4), b"ping")
+                    elapsed = time.monotonic() - started
+                    # Two crossings of at least 130 ms each; the ceiling only catches a hang.
+                    self.assertGreaterEqual(elapsed, 0.26)
+                    self.assertLess(elapsed, 5)
+
+    def test_bandwidth_caps_one_direction(self):
+        payload = os.urandom(256 << 10)
+        with Serve() as server, Proxy(server.target, "--bandwidth", "512KiB/s",
+                                      "--direction", "up") as proxy:
+            self.assertIn("up: bandwidth 512 KiB/s", proxy.faults)
+            data, ending, elapsed = echo_through(proxy, payload)
+        self.assertEqual(data, payload)
+        self.assertEqual(ending, "eof")
+        # 256 KiB at 512 KiB/s is half a second (less the 20 ms burst it starts with).
+        self.assertGreaterEqual(elapsed, 0.45)
+        self.assertLess(elapsed, 10)
+
+    def test_slicing_delivers_in_many_small_writes(self):
+        payload = os.urandom(2000)
+        recorder = Recorder()
+        with Proxy(recorder.target, "--slice", "1-7", "--slice-delay", "2ms",
+                   "--direction", "up") as proxy:
+            with proxy.connect() as sock:
+                sock.sendall(payload)
+                sock.shutdown(socket.SHUT_WR)
+                recorder.join()
+        self.assertEqual(recorder.received, payload)
+        self.assertEqual(recorder.ending, "eof")
+        # About 570 slices 2 ms apart; unsliced, 2,000 bytes arrive in one read. Even a
+        # loaded machine that merges a few slices leaves far more than 100 reads.
+        self.assertGreater(recorder.reads, 100)
+
+    def test_cut_after_passes_exactly_that_many_bytes_then_closes(self):
+        payload = os.urandom(50_000)
+        recorder = Recorder()
+        with Proxy(recorder.target, "--cut-after", "10000", "--direction", "up", "--json") as proxy:
+            with proxy.connect() as sock:
+                try:
+                    sock.sendall(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the cut may land while we still send
+                sock.settimeout(5)
+                _, ending = read_to_end(sock)
+                self.assertIn(ending, ("eof", "reset"))
+            recorder.join()
+            code, out, _ = proxy.stop()
+        self.assertEqual(recorder.received, payload[:10000])
+        self.assertEqual(recorder.ending, "eof")
+        self.assertEqual(json.loads(out)["cut"], 1)
+
+    def test_reset_after_resets_both_sides(self):
+        recorder = Recorder()
+        with Proxy(recorder.target, "--reset-after", "300ms") as proxy:
+            started = time.monotonic()
+            with proxy.connect() as sock:
+                sock.settimeout(5)
+                with self.assertRaises(ConnectionResetError):
+                    while sock.recv(100):
+                        pass
+                elapsed = time.monotonic() - started
+            recorder.join()
+        self.assertGreaterEqual(elapsed, 0.25)
+        self.assertLess(elapsed, 3)
+        self.assertEqual(recorder.ending, "reset")
+
+    def test_a_black_hole_passes_nothing_and_keeps_the_connection_open(self):
+        recorder = Recorder(reply=b"from the server")
+        with Proxy(recorder.target, "--blackhole-after", "0", "--direction", "up") as proxy:
+            with proxy.connect() as sock:
+                sock.sendall(b"into the void")
+                sock.settimeout(5)
+                # The other direction still works: the server's greeting arrives.
+                self.assertEqual(sock.recv(100), b"from the server")
+                sock.settimeout(0.7)
+                with self.assertRaises(socket.timeout):
+                    sock.recv(100)  # open: neither EOF nor reset
+            recorder.join()
+        self.assertEqual(recorder.received, b"")
+
+    def test_slow_close_passes_the_end_of_stream_late(self):
+        recorder = Recorder()
+        with Proxy(recorder.target, "--slow-close", "1s", "--direction", "up") as proxy:
+            with proxy.connect() as sock:
+                sock.sendall(b"bye")
+                sock.shutdown(socket.SHUT_WR)
+                recorder.join()
+        self.assertEqual(recorder.received, b"bye")
+        self.assertEqual(recorder.ending, "eof")
+        self.assertGreaterEqual(recorder.ended_at - recorder.first_byte_at, 0.9)
+
+    def test_fraction_faults_only_that_share_of_connections(self):
+        with Serve() as server, Proxy(server.target, "--latency", "300ms", "--direction", "up",
+                                      "--fraction", "0.5", "--seed", "42", "--json") as proxy:
+            self.assertIn("on 50% of connections", proxy.faults)
+            slow = 0
+            for _ in range(20):
+                with proxy.connect() as sock:
+                    started = time.monotonic()
+                    sock.sendall(b"x")
+                    self.assertEqual(sock.recv(1), b"x")
+                    slow += time.monotonic() - started >= 0.28
+            code, out, _ = proxy.stop()
+        stats = json.loads(out)
+        self.assertEqual(stats["accepted"], 20)
+        self.assertEqual(stats["faulted"], slow)
+        self.assertGreater(slow, 0)
+        self.assertLess(slow, 20)
+
+    def test_an_unreachable_server_closes_the_client(self):
+        with socket.socket() as placeholder:
+            placeholder.bind(("127.0.0.1", 0))  # bound, not listening: connect is refused
+            target = f"127.0.0.1:{placeholder.getsockname()[1]}"
+            with Proxy(target, "--json", "-v") as proxy:
+                with proxy.connect() as sock:
+                    sock.settimeout(5)
+                    data, ending = read_to_end(sock)
+                    self.assertEqual(data, b"")
+                code, out, err = proxy.stop()
+        self.assertEqual(code, 0)
+        self.assertEqual(json.loads(out)["upstream_failed"], 1)
+        self.assertIn("Connection refused", err)
+
+    def test_bad_usage_exits_2_with_a_clear_message(self):
+        cases = [
+            ([], "--to"),
+            (["--to", "127.0.0.1:1", "--direction", "sideways"], "--direction"),
+            (["--to", "127.0.0.1:1", "--fraction", "2"], "--fraction"),
+            (["--to", "127.0.0.1:1", "--slice", "0"], "--slice"),
+            (["--to", "127.0.0.1:1", "--bandwidth", "fast"], "--bandwidth"),
+            (["--to", "127.0.0.1:99999"], "out of range"),
+            (["--to", "127.0.0.1:1", "--latency", "soon"], "--latency"),
+            (["--to", "127.0.0.1:1", "--listen", "nowhere"], "--listen"),
+        ]
+        for args, words in cases:
+            run = subprocess.run([SOCKKIT, "proxy", *args], capture_output=True, text=True,
+                                 timeout=TIMEOUT)
+            self.assertEqual(run.returncode, 2, (args, run.stderr))
+            self.assertIn(words, run.stderr, args)
+
+    def test_a_port_in_use_is_exit_1(self):
+        with socket.create_server(("127.0.0.1", 0)) as taken:
+            port = taken.getsockname()[1]
+            run = subprocess.run([SOCKKIT, "proxy", "--listen", f"127.0.0.1:{port}",
+                                  "--to", "127.0.0.1:1"], capture_output=True, text=True,
+                                 timeout=TIMEOUT)
+        self.assertEqual(run.returncode, 1)
+        self.assertIn("Address already in use", run.stderr)
+
+    def test_help_explains_every_fault_with_examples(self):
+        run = subprocess.run([SOCKKIT, "proxy", "--help"], capture_output=True, text=True,
+                             timeout=TIMEOUT)
+        self.assertEqual(run.returncode, 0)
+        for flag in ["--latency", "--jitter", "--bandwidth", "--slice", "--cut-after",
+                     "--reset-after", "--blackhole-after", "--slow-close", "--direction",
+                     "--fraction", "Examples:", "Exit status"]:
+            self.assertIn(flag, run.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
