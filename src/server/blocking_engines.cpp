@@ -83,12 +83,22 @@ void ThreadedEngine::run() {
                listener_.local_address().to_string() + "; closing new clients");
       continue;
     }
-    counters_.accepted();
-    auto& client = clients_.emplace_back();
-    client.thread = std::thread([this, &client, fd = std::move(fd)]() mutable {
-      serve_blocking(std::move(fd), {config_, counters_, stop_});
-      client.done.store(true, std::memory_order_release);
-    });
+    Client* client = nullptr;
+    try {
+      client = &clients_.emplace_back();
+      client->thread = std::thread([this, client, fd = std::move(fd)]() mutable {
+        serve_blocking(std::move(fd), {config_, counters_, stop_});
+        client->done.store(true, std::memory_order_release);
+      });
+      counters_.accepted();
+    } catch (const std::exception& e) {
+      // No thread (or no memory) for this client: it is closed, the others go on. The
+      // lambda, and the fd it holds, are gone by now: the client sees EOF.
+      if (client != nullptr) clients_.pop_back();
+      counters_.rejected();
+      log_.say("cannot serve a new client on " + listener_.local_address().to_string() + ": " +
+               e.what() + "; closing it");
+    }
   }
   // Draining: every session sees the doorbell and ends by the drain deadline.
   for (auto& client : clients_) client.thread.join();

@@ -61,7 +61,19 @@ void Session::on_close(proto::CloseReason reason) noexcept {
   watch_.reset();  // reported once
 }
 
-void Session::on_input(std::span<const std::byte> bytes, Clock::time_point now) {
+void Session::on_input(std::span<const std::byte> bytes, Clock::time_point now) noexcept {
+  try {
+    take_input(bytes, now);
+  } catch (const std::exception&) {
+    // Out of memory for this client's replies (or a protocol that failed): the stream can
+    // no longer be answered byte for byte, so it ends now, owing nothing, and only it.
+    out_.clear();
+    message_started_.reset();
+    ending_ = proto::CloseReason::error;
+  }
+}
+
+void Session::take_input(std::span<const std::byte> bytes, Clock::time_point now) {
   if (watch_) {
     if (watch_->bytes_in == 0 && !bytes.empty()) {
       notify({.kind = ConnectionEvent::Kind::first_data, .peer = watch_->peer, .data = bytes});

@@ -25,8 +25,9 @@ class Session {
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
-  /// Bytes the client sent; replies are queued.
-  void on_input(std::span<const std::byte> bytes, Clock::time_point now);
+  /// Bytes the client sent; replies are queued. If they cannot be (out of memory), the
+  /// connection is ending with `CloseReason::error` and owes nothing: `due()` says so.
+  void on_input(std::span<const std::byte> bytes, Clock::time_point now) noexcept;
   /// The client finished sending (read returned 0): queued replies still go out, then close.
   void on_end_of_stream();
   /// `count` bytes of `pending_output()` went out.
@@ -56,6 +57,7 @@ class Session {
 
  private:
   void notify(const ConnectionEvent& event) const noexcept;
+  void take_input(std::span<const std::byte> bytes, Clock::time_point now);
 
   const ServerConfig& config_;
   std::unique_ptr<proto::Protocol> protocol_;
