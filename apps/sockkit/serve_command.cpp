@@ -46,6 +46,11 @@ auto parse_option(const char* name, const std::string& text, Parse parse) {
 }  // namespace
 
 ServeCommand::ServeCommand(CLI::App& parent) {
+  const server::ServerConfig defaults;
+  socket_send_buffer_ = format_size(defaults.socket_send_buffer);
+  uring_queue_depth_ = defaults.uring.queue_depth;
+  uring_buffers_ = defaults.uring.buffer_count;
+  uring_buffer_size_ = format_size(defaults.uring.buffer_size);
   command_ = parent.add_subcommand(
       "serve", "Run an echo server (the tutorial's, by default) on any of sockkit's engines");
   command_->footer(R"(
@@ -73,7 +78,7 @@ Examples:
                    "auto (io_uring if the kernel allows, else epoll), iterative, threaded, "
                    "epoll or uring")
       ->capture_default_str();
-  command_->add_option("-t,--threads", threads_, "epoll: event loops (0: one per core)")
+  command_->add_option("-t,--threads", threads_, "epoll and uring: event loops (0: one per core)")
       ->capture_default_str();
   command_->add_option("-p,--protocol", protocol_, "echo, framed-echo or discard")
       ->capture_default_str();
@@ -101,8 +106,22 @@ Examples:
       ->capture_default_str();
   command_->add_option("--backlog", backlog_, "Pending connections the kernel queues")
       ->capture_default_str();
+  command_
+      ->add_option("--socket-send-buffer", socket_send_buffer_,
+                   "Each client's kernel send buffer (SO_SNDBUF; 0: the kernel's autotuning)")
+      ->capture_default_str();
+  command_->add_option("--uring-queue-depth", uring_queue_depth_, "uring: submission queue entries")
+      ->capture_default_str();
+  command_
+      ->add_option("--uring-buffers", uring_buffers_,
+                   "uring: receive buffers per loop (a power of two, at most 32768)")
+      ->capture_default_str();
+  command_->add_option("--uring-buffer-size", uring_buffer_size_, "uring: each receive buffer")
+      ->capture_default_str();
   command_->add_option("--stats-interval", stats_interval_, "Print a stats line this often");
-  command_->add_flag("--json", json_, "Print the final stats as JSON on exit");
+  command_->add_flag("--json", json_,
+                     "Print the final stats as JSON on exit (and each --stats-interval line as "
+                     "one line of JSON)");
   command_->add_flag("-v,--verbose", verbose_,
                      "Log each connection to stderr: who connected, its first bytes (escaped, "
                      "at most 64), and why it closed");
@@ -149,6 +168,12 @@ int ServeCommand::run() {
     config.drain_timeout = parse_option("--drain-timeout", drain_timeout_, parse_duration);
     config.frames.max_frame = parse_option("--max-frame", max_frame_, parse_size);
     config.high_water_mark = parse_option("--high-water-mark", high_water_mark_, parse_size);
+    config.socket_send_buffer =
+        parse_option("--socket-send-buffer", socket_send_buffer_, parse_size);
+    config.uring.queue_depth = uring_queue_depth_;
+    config.uring.buffer_count = uring_buffers_;
+    config.uring.buffer_size =
+        static_cast<unsigned>(parse_option("--uring-buffer-size", uring_buffer_size_, parse_size));
     if (!stats_interval_.empty()) {
       interval = parse_option("--stats-interval", stats_interval_, parse_duration);
     }
@@ -176,7 +201,23 @@ int ServeCommand::run() {
 
   std::unique_ptr<server::Engine> engine;
   try {
-    engine = server::make_engine(engine_kind, config);
+    // A server that has just exited may hold its port a few milliseconds longer (the
+    // kernel tears an io_uring down after its process, measured at 5 ms after a SIGKILL),
+    // so a restart retries "address in use" for up to a second before saying so.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    while (!engine) {
+      try {
+        engine = server::make_engine(engine_kind, config);
+      } catch (const std::system_error& e) {
+        if (e.code() != std::errc::address_in_use || std::chrono::steady_clock::now() >= give_up) {
+          throw;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    }
+  } catch (const std::invalid_argument& e) {  // sizes the engine cannot use
+    std::cerr << "sockkit serve: " << e.what() << "\nRun with --help for more information.\n";
+    return 2;
   } catch (const std::exception& e) {
     std::cerr << "sockkit serve: " << e.what() << "\n";
     return 1;
@@ -203,7 +244,8 @@ int ServeCommand::run() {
     reporter = std::thread([&] {
       std::unique_lock lock(mutex);
       while (!done_cv.wait_for(lock, interval, [&] { return done; })) {
-        std::cout << stats_line(engine->stats()) << std::endl;
+        const auto now = engine->stats();
+        std::cout << (json_ ? to_json(now).dump() : stats_line(now)) << std::endl;
       }
     });
   }

@@ -30,6 +30,10 @@ class ServeCommand {
   std::string max_frame_ = "1MiB";
   std::string high_water_mark_ = "256KiB";
   int backlog_ = 511;
+  std::string socket_send_buffer_;  // these four from ServerConfig's defaults
+  unsigned uring_queue_depth_ = 0;
+  unsigned uring_buffers_ = 0;
+  std::string uring_buffer_size_;
   std::string stats_interval_;
   bool json_ = false;
   bool verbose_ = false;

@@ -39,6 +39,7 @@ proto::CloseReason serve_blocking(sys::Fd fd, const SessionContext& context) {
   for (;;) {
     auto now = Clock::now();
     const bool draining = context.stop.requested();
+    check_unsent(fd.get(), session, now);
     if (const auto reason = session.due(now, draining, context.stop.deadline())) {
       return finish(*reason);
     }

@@ -241,6 +241,7 @@ void EpollEngine::Loop::check_deadlines(Clock::time_point now, bool draining) {
   for (std::size_t slot = 0; slot < slots_.size(); ++slot) {
     auto& c = slots_[slot];
     if (!c.open) continue;
+    check_unsent(c.fd.get(), *c.session, now);
     if (const auto reason = c.session->due(now, draining, drain_deadline)) close(slot, *reason);
   }
 }

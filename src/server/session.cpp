@@ -9,9 +9,13 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// At stop(), a connection quiet for this long (and owing nothing) counts as idle and is
-// closed at once; busier ones get the drain time.
+// While stopping, a connection quiet for this long (and owing nothing) counts as idle and
+// is closed; busier ones get the drain time.
 constexpr auto kQuietAtStop = 100ms;
+// Once replies have waited this long, the kernel is asked this often whether the client
+// is taking them.
+constexpr auto kUnsentCheckAfter = 250ms;
+constexpr auto kUnsentRecheck = 50ms;
 
 net::Address peer_of(int fd) noexcept {
   if (fd < 0) return {};
@@ -98,17 +102,36 @@ void Session::on_end_of_stream() {
 void Session::on_sent(std::size_t count, Clock::time_point now) {
   out_.consume(count);
   if (watch_) watch_->bytes_out += count;
-  if (count > 0) last_traffic_ = last_progress_ = now;
+  if (count > 0) {
+    last_traffic_ = last_progress_ = now;
+    last_unsent_ = kUnknown;  // the kernel's queue grew: the next check starts afresh
+  }
+}
+
+Clock::duration Session::unsent_check_after() const noexcept {
+  return std::min<Clock::duration>(kUnsentCheckAfter, config_.send_timeout / 4);
+}
+
+bool Session::wants_unsent_check(Clock::time_point now) const noexcept {
+  return !out_.empty() && now - last_progress_ >= unsent_check_after() &&
+         now - last_unsent_check_ >= kUnsentRecheck;
+}
+
+void Session::on_unsent(std::size_t bytes, Clock::time_point now) noexcept {
+  if (last_unsent_ != kUnknown && bytes < last_unsent_) last_progress_ = now;
+  last_unsent_ = bytes;
+  last_unsent_check_ = now;
 }
 
 std::optional<proto::CloseReason> Session::due(Clock::time_point now, bool draining,
                                                Clock::time_point drain_deadline) {
   using proto::CloseReason;
-  if (draining && !saw_drain_) {
-    saw_drain_ = true;
-    if (out_.empty() && !protocol_->mid_message() && now - last_traffic_ >= kQuietAtStop) {
-      return CloseReason::server_stopping;
-    }
+  // Draining, a connection that is quiet and owes nothing is idle and closed, at once or
+  // as soon as it becomes so (as Go's Shutdown does); a busy one may finish until the
+  // deadline.
+  if (draining && out_.empty() && !protocol_->mid_message() &&
+      now - last_traffic_ >= kQuietAtStop) {
+    return CloseReason::server_stopping;
   }
   if (ending_ && out_.empty()) return ending_;
   if (draining && now >= drain_deadline) return CloseReason::server_stopping;
@@ -125,9 +148,23 @@ Clock::time_point Session::next_deadline(bool draining,
                                          Clock::time_point drain_deadline) const noexcept {
   auto wake =
       out_.empty() ? last_traffic_ + config_.idle_timeout : last_progress_ + config_.send_timeout;
+  if (!out_.empty()) {
+    wake = std::min(
+        wake, std::max(last_progress_ + unsent_check_after(), last_unsent_check_ + kUnsentRecheck));
+  }
   if (message_started_) wake = std::min(wake, *message_started_ + config_.frame_timeout);
-  if (draining) wake = std::min(wake, drain_deadline);
+  if (draining) {
+    wake = std::min(wake, drain_deadline);
+    if (out_.empty()) wake = std::min(wake, last_traffic_ + kQuietAtStop);
+  }
   return wake;
+}
+
+void check_unsent(int fd, Session& session, Clock::time_point now) noexcept {
+  if (!session.wants_unsent_check(now)) return;
+  std::error_code ec;
+  const auto unsent = sys::unsent_bytes(fd, ec);
+  if (!ec) session.on_unsent(unsent, now);
 }
 
 }  // namespace sockkit::server::detail

@@ -46,9 +46,17 @@ class Session {
   }
   [[nodiscard]] std::size_t queued() const noexcept { return out_.size(); }
 
+  /// Replies have waited a while with no write progress: the engine should ask the kernel
+  /// how much it still holds for this client (`sys::unsent_bytes`) and pass it on. A client
+  /// that reads slowly may free the kernel's buffer too little for a wakeup, yet it is
+  /// reading; this is how the send timeout tells it from one that does not read at all.
+  [[nodiscard]] bool wants_unsent_check(Clock::time_point now) const noexcept;
+  /// The kernel holds `bytes` for the client: less than last time is progress.
+  void on_unsent(std::size_t bytes, Clock::time_point now) noexcept;
+
   /// Why the connection must close now, if it must. `draining`: stop() was called and the
-  /// drain ends at `drain_deadline`. The first time it sees `draining`, a connection that
-  /// is quiet and owes nothing is closed at once.
+  /// drain ends at `drain_deadline`. While draining, a connection that is quiet (100 ms)
+  /// and owes nothing is idle and closed; a busy one may go on until the deadline.
   [[nodiscard]] std::optional<proto::CloseReason> due(Clock::time_point now, bool draining,
                                                       Clock::time_point drain_deadline);
   /// When `due()` should next be asked, if nothing happens before.
@@ -65,10 +73,17 @@ class Session {
   Clock::time_point last_traffic_;   // any byte in or out
   Clock::time_point last_progress_;  // a write that moved bytes, or nothing owed
   std::optional<Clock::time_point> message_started_;
+  std::size_t last_unsent_ = kUnknown;  // the kernel's send queue at the last check
+  Clock::time_point last_unsent_check_{};
+  static constexpr std::size_t kUnknown = ~std::size_t{0};
+  [[nodiscard]] Clock::duration unsent_check_after() const noexcept;
   std::optional<proto::CloseReason> ending_;  // set: read no more, flush, then close
-  bool saw_drain_ = false;
   struct Watch;                   // what a verbose log needs; only when one is asked for
   std::unique_ptr<Watch> watch_;  // (so a connection nobody watches pays one pointer)
 };
+
+/// What every engine does for `wants_unsent_check`: asks the kernel (SIOCOUTQ) how much of
+/// the replies to the client on `fd` it still holds, and tells `session`.
+void check_unsent(int fd, Session& session, Clock::time_point now) noexcept;
 
 }  // namespace sockkit::server::detail

@@ -452,6 +452,7 @@ void UringEngine::Loop::tick(Clock::time_point now) {
   const auto drain_deadline = engine_.stop_.deadline();
   for (std::size_t slot = 0; slot < slots_.size(); ++slot) {
     if (!slots_[slot].open) continue;
+    check_unsent(slots_[slot].fd.get(), *slots_[slot].session, now);
     if (const auto reason = slots_[slot].session->due(now, draining_, drain_deadline)) {
       close(slot, *reason);
     }

@@ -1,9 +1,12 @@
 #include "sockkit/sys/socket.hpp"
 
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <climits>
 
@@ -161,6 +164,16 @@ void set_nonblocking(int fd, bool on, std::error_code& ec) noexcept {
     return;
   }
   as_status(::fcntl(fd, F_SETFL, on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK)), ec);
+}
+
+std::size_t unsent_bytes(int fd, std::error_code& ec) noexcept {
+  int queued = 0;
+  if (::ioctl(fd, SIOCOUTQ, &queued) < 0) {
+    ec = last_error();
+    return 0;
+  }
+  ec.clear();
+  return static_cast<std::size_t>(std::max(queued, 0));
 }
 
 std::error_code pending_error(int fd) noexcept {

@@ -13,6 +13,7 @@ import signal
 import socket
 import struct
 import subprocess
+import threading
 import time
 import unittest
 
@@ -79,8 +80,21 @@ class ServeCommandTest(unittest.TestCase):
     def test_stop_signal_drains_and_a_second_one_exits_at_once(self):
         server = Server("--drain-timeout", "20s")
         client = socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT)
-        client.sendall(b"x" * 1000)  # active: keeps the drain going
-        client.recv(1000)
+        talking = threading.Event()
+        talking.set()
+
+        def talk():  # active, never quiet for 100 ms: keeps the drain going
+            try:
+                while talking.is_set():
+                    client.sendall(b"x")
+                    client.recv(1)
+                    time.sleep(0.02)
+            except OSError:
+                pass
+
+        talker = threading.Thread(target=talk)
+        talker.start()
+        time.sleep(0.1)
         server.proc.send_signal(signal.SIGINT)
         time.sleep(0.3)
         self.assertIsNone(server.proc.poll(), "the drain waits for the active client")
@@ -91,6 +105,8 @@ class ServeCommandTest(unittest.TestCase):
         server.proc.communicate(timeout=TIMEOUT)
         self.assertLess(time.monotonic() - start, 1.0)
         self.assertEqual(server.proc.returncode, 128 + signal.SIGINT)
+        talking.clear()
+        talker.join(TIMEOUT)
         client.close()
 
     def test_port_in_use_is_one_clear_line_and_exit_1(self):

@@ -66,6 +66,11 @@ void peer_address(int fd, sockaddr_storage& address, socklen_t& length,
 
 void set_nonblocking(int fd, bool on, std::error_code& ec) noexcept;
 
+/// Bytes the kernel still holds in a stream socket's send queue, not yet taken by the peer
+/// (SIOCOUTQ): when it shrinks, the peer is reading, even while the socket is too full to
+/// be reported writable.
+[[nodiscard]] std::size_t unsent_bytes(int fd, std::error_code& ec) noexcept;
+
 /// The socket's pending error (SO_ERROR), which ends a non-blocking connect.
 [[nodiscard]] std::error_code pending_error(int fd) noexcept;
 

@@ -112,8 +112,25 @@ TEST_F(SessionTest, DrainClosesAQuietConnectionAtOnceAndABusyOneAtTheDeadline) {
   busy.on_input(bytes("x"), t0_ + 990ms);
   busy.on_sent(1, t0_ + 990ms);
   EXPECT_FALSE(busy.due(t0_ + 1s, true, t0_ + 6s)) << "active 10 ms ago: it may finish";
-  EXPECT_FALSE(busy.due(t0_ + 5s, true, t0_ + 6s));
+  // It keeps talking: kept until the deadline, then closed.
+  for (auto t = t0_ + 1s; t < t0_ + 6s; t += 50ms) {
+    busy.on_input(bytes("x"), t);
+    busy.on_sent(1, t);
+    ASSERT_FALSE(busy.due(t + 10ms, true, t0_ + 6s));
+  }
   EXPECT_EQ(busy.due(t0_ + 6s, true, t0_ + 6s), CloseReason::server_stopping);
+}
+
+// Regression: a connection busy when stop() came and quiet after it was kept for the whole
+// drain (5 s with the tutorial's client, which had just been answered).
+TEST_F(SessionTest, DrainClosesAConnectionOnceItFallsQuiet) {
+  Session s(config_, t0_);
+  s.on_input(bytes("x"), t0_ + 990ms);
+  EXPECT_FALSE(s.due(t0_ + 1s, true, t0_ + 6s)) << "it owes the echo";
+  s.on_sent(1, t0_ + 1s);
+  EXPECT_FALSE(s.due(t0_ + 1050ms, true, t0_ + 6s));
+  EXPECT_LE(s.next_deadline(true, t0_ + 6s), t0_ + 1100ms);
+  EXPECT_EQ(s.due(t0_ + 1100ms, true, t0_ + 6s), CloseReason::server_stopping);
 }
 
 }  // namespace

@@ -1,0 +1,281 @@
+"""What every robustness test needs (ROBUSTNESS.md, "Harness conventions"): a `sockkit
+serve` process per engine with its counters read live (one JSON line per stats interval)
+and at exit, its descriptors, memory and CPU from /proc, a canary client, and bounded waits.
+
+Each test runs in a network namespace of its own when the CTest wrapper (in_netns.sh)
+could make one; otherwise on the machine's loopback, which only the ports differ on."""
+
+import json
+import os
+import queue
+import re
+import select
+import signal
+import socket
+import subprocess
+import threading
+import time
+import unittest
+
+BIN = os.environ.get("SOCKKIT_BIN_DIR", "build/dev/bin")
+SOCKKIT = os.path.abspath(os.path.join(BIN, "sockkit"))
+# Sanitizer builds pad every allocation with shadow memory: memory bounds are not checked
+# there (the test says so), everything else is.
+SANITIZED = os.environ.get("SOCKKIT_SANITIZED", "") not in ("", "0", "OFF")
+SOAK = os.environ.get("SOCKKIT_SOAK", "") not in ("", "0")
+TIMEOUT = 60
+ENGINES = ["epoll", "uring"]
+
+_uring_refusal = None
+
+
+def uring_refusal():
+    """Why `--engine uring` cannot run here, or None when it can (asked once)."""
+    global _uring_refusal
+    if _uring_refusal is None:
+        _uring_refusal = ""
+        proc = subprocess.Popen([SOCKKIT, "serve", "--listen", "127.0.0.1:0", "--engine", "uring"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if proc.stdout.readline().startswith("Listening on"):
+            proc.terminate()
+        else:
+            _uring_refusal = proc.stderr.read().strip() or "sockkit serve --engine uring failed"
+        proc.communicate(timeout=10)
+    return _uring_refusal or None
+
+
+class EngineCase(unittest.TestCase):
+    """A test case whose body runs once per engine. Each run starts with a line naming the
+    engine, so a failure's output says which one it was."""
+
+    def engines(self, engines=None):
+        for engine in engines or ENGINES:
+            if engine == "uring" and uring_refusal():
+                print(f"SKIP {self.id()} [uring]: io_uring is refused here: {uring_refusal()}",
+                      flush=True)
+                continue
+            print(f"--- {self.id()} [{engine}]", flush=True)
+            yield engine
+
+
+class Server:
+    """`sockkit serve --json --stats-interval 100ms` on a kernel-chosen port."""
+
+    def __init__(self, engine, *args, nofile=None, listen="127.0.0.1:0"):
+        cmd = [SOCKKIT, "serve", "--listen", listen, "--engine", engine, "--json",
+               "--stats-interval", "100ms", *args]
+        if nofile is not None:
+            cmd = ["prlimit", f"--nofile={nofile}", "--", *cmd]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, errors="backslashreplace")
+        line = self.proc.stdout.readline()
+        match = re.match(r"^Listening on (\S+) \(engine: (\w+)", line)
+        if not match:
+            self.proc.kill()
+            raise AssertionError(f"sockkit serve did not start: {line!r} {self.proc.stderr.read()}")
+        self.target = match.group(1)
+        host, port = self.target.rsplit(":", 1)
+        self.address = (host.strip("[]"), int(port))
+        self.pid = self.proc.pid
+        self.latest = {}
+        self.final = None
+        self.stderr = []
+        self._stats = queue.Queue()
+        self._out = threading.Thread(target=self._read_stdout, daemon=True)
+        self._out.start()
+        self._err = threading.Thread(target=self._read_stderr, daemon=True)
+        self._err.start()
+        self.baseline_fds = None
+        time.sleep(0.05)
+        self.baseline_fds = self.fd_count()
+
+    def _read_stdout(self):
+        buffer = ""
+        for line in self.proc.stdout:
+            if buffer or line.startswith("{\n") or line.strip() == "{":
+                buffer += line  # the final, pretty-printed JSON
+                if line.startswith("}"):
+                    self.final = json.loads(buffer)
+                    buffer = ""
+            elif line.startswith("{"):
+                self.latest = json.loads(line)
+
+    def _read_stderr(self):
+        for line in self.proc.stderr:
+            self.stderr.append(line)
+
+    # --- observations -------------------------------------------------------------------
+    def stats(self, fresh=True):
+        """The server's counters, at most 100 ms old (a new line is waited for)."""
+        if fresh:
+            seen = self.latest
+            deadline = time.monotonic() + 2
+            while self.latest is seen and time.monotonic() < deadline:
+                time.sleep(0.01)
+        return self.latest
+
+    def wait_stats(self, condition, limit=10):
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            if self.latest and condition(self.latest):
+                return self.latest
+            time.sleep(0.02)
+        return None
+
+    def fd_count(self):
+        return len(os.listdir(f"/proc/{self.pid}/fd"))
+
+    def status_kib(self, field):
+        with open(f"/proc/{self.pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+        return 0
+
+    def rss_kib(self):
+        return self.status_kib("VmRSS")
+
+    def cpu_seconds(self):
+        with open(f"/proc/{self.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def connect(self, timeout=5):
+        return socket.create_connection(self.address, timeout=timeout)
+
+    def log_lines(self, words):
+        return [line for line in self.stderr if words in line]
+
+    # --- the end ------------------------------------------------------------------------
+    def fds_back_to_baseline(self, limit=2.0):
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            if self.fd_count() <= self.baseline_fds:
+                return True
+            time.sleep(0.02)
+        return self.fd_count() <= self.baseline_fds
+
+    def stop(self, sig=signal.SIGTERM, limit=10):
+        """Stops it; returns (exit status, final stats)."""
+        self.proc.send_signal(sig)
+        self.proc.wait(timeout=limit)
+        self._out.join(5)
+        self._err.join(5)
+        return self.proc.returncode, self.final
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self._out.join(5)
+        self._err.join(5)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.kill()
+
+
+def closed_by(stats, reason):
+    return stats.get("closed_by_reason", {}).get(reason, 0)
+
+
+def closed_total(stats):
+    return sum(stats.get("closed_by_reason", {}).values())
+
+
+def ends_within(sock, limit):
+    """Reads (and drops) until the peer closes or `limit` passes: "eof", "reset" or None."""
+    sock.settimeout(limit)
+    deadline = time.monotonic() + limit
+    try:
+        while time.monotonic() < deadline:
+            sock.settimeout(max(0.001, deadline - time.monotonic()))
+            if not sock.recv(65536):
+                return "eof"
+    except (ConnectionResetError, BrokenPipeError):
+        return "reset"
+    except socket.timeout:
+        return None
+    return None
+
+
+def hung_up_within(sock, limit):
+    """Whether the peer closes or resets within `limit`, found without reading (reading
+    would be the very progress a non-reading client must not make)."""
+    poller = select.poll()
+    poller.register(sock, select.POLLRDHUP | select.POLLHUP | select.POLLERR)
+    return bool(poller.poll(max(0, int(limit * 1000))))
+
+
+def echo(sock, payload):
+    """Sends `payload` and reads exactly that many bytes back."""
+    sock.sendall(payload)
+    back = b""
+    while len(back) < len(payload):
+        chunk = sock.recv(len(payload) - len(back))
+        if not chunk:
+            break
+        back += chunk
+    return back
+
+
+def frame(payload):
+    return len(payload).to_bytes(4, "big") + payload
+
+
+class Canary:
+    """One client doing 64-byte round trips at 200 Hz on its own thread; records each
+    round trip's time and any failure."""
+
+    def __init__(self, address):
+        self.sock = socket.create_connection(address, timeout=5)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.times = []
+        self.failure = None
+        self.running = True
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        payload = b"c" * 64
+        try:
+            while self.running:
+                started = time.monotonic()
+                if echo(self.sock, payload) != payload:
+                    self.failure = "wrong echo"
+                    return
+                self.times.append(time.monotonic() - started)
+                time.sleep(max(0.0, 0.005 - (time.monotonic() - started)))
+        except OSError as e:
+            self.failure = str(e)
+
+    def stop(self):
+        self.running = False
+        self.thread.join(10)
+        self.sock.close()
+        return self
+
+    def p99(self):
+        ordered = sorted(self.times)
+        return ordered[int(len(ordered) * 0.99)] if ordered else None
+
+    def worst(self):
+        return max(self.times) if self.times else None
+
+
+def run_bench(target, *args, timeout=TIMEOUT):
+    return subprocess.run([SOCKKIT, "bench", target, *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def report(name, **figures):
+    """A measured figure, printed for docs/robustness.md (never asserted unless a bound)."""
+    text = " ".join(f"{k}={v}" for k, v in figures.items())
+    print(f"FIGURE {name} {text}", flush=True)

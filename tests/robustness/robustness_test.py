@@ -1,0 +1,860 @@
+"""The robustness suite (../shared/ROBUSTNESS.md): load and limits (L), slow and abusive
+clients (S), bad input (B), faults (F), shutdown and restart (R), security defaults (X),
+each run against `sockkit serve --engine epoll` and `--engine uring`. Every test ends with
+the leak audit (R4): the server's descriptors back at their count after start.
+
+These are the fast variants; SOCKKIT_SOAK=1 (scripts/test --soak) runs the full sizes.
+Run by CTest, one test per case, each in a network namespace of its own (in_netns.sh):
+robustness_test.py RobustnessTest.test_..."""
+
+import hashlib
+import os
+import random
+import selectors
+import signal
+import socket
+import struct
+import subprocess
+import threading
+import time
+import unittest
+
+from harness import (SANITIZED, SOAK, SOCKKIT, TIMEOUT, Canary, EngineCase, Server, closed_by,
+                     closed_total, echo, ends_within, frame, hung_up_within, report, run_bench)
+
+
+def nonblocking_flood(sock, limit_bytes, chunk=65536):
+    """Writes up to `limit_bytes` without blocking, as far as the kernel accepts."""
+    sock.setblocking(False)
+    data = os.urandom(chunk)
+    sent = 0
+    while sent < limit_bytes:
+        try:
+            n = sock.send(data[: min(chunk, limit_bytes - sent)])
+        except BlockingIOError:
+            break
+        sent += n
+    return sent
+
+
+class RobustnessTest(EngineCase):
+    def audit(self, server):
+        """R4: every test ends with the server's descriptors back where they started."""
+        self.assertTrue(server.fds_back_to_baseline(2.0),
+                        f"fds {server.fd_count()} > baseline {server.baseline_fds}")
+
+    # --- L: load and limits ---------------------------------------------------------------
+    def test_l1_idle_connections_ramp(self):
+        count = 10_000 if SOAK else 2_000
+        for engine in self.engines():
+            with Server(engine, "--max-connections", str(count + 2000)) as server:
+                before = server.rss_kib()
+                bench = run_bench(server.target, "-m", "hold", "-c", str(count), "-d", "2s",
+                                  "--warmup", "0s", timeout=120)
+                self.assertEqual(bench.returncode, 0, bench.stdout + bench.stderr)
+                self.assertIn("errors     none", bench.stdout)
+                peak = server.status_kib("VmHWM")
+                report("L1", engine=engine, connections=count,
+                       rss_growth_kib=peak - before, per_connection_b=(peak - before) * 1024 // count)
+                if not SANITIZED:
+                    self.assertLessEqual(peak - before, count * 8 + 16 * 1024)
+                self.audit(server)
+
+    def test_l2_connection_cap_accepts_and_closes_the_rest(self):
+        for engine in self.engines():
+            with Server(engine, "--max-connections", "100") as server:
+                clients = []
+                for _ in range(150):
+                    c = server.connect()
+                    c.sendall(b"probe")
+                    clients.append(c)
+                served, refused = [], 0
+                for c in clients:
+                    c.settimeout(1)
+                    try:
+                        data = c.recv(5)
+                    except socket.timeout:
+                        self.fail("a client over the limit was left hanging")
+                    except ConnectionResetError:
+                        data = b""
+                    if data == b"probe":
+                        served.append(c)
+                    else:
+                        refused += 1
+                self.assertEqual(len(served), 100)
+                self.assertEqual(refused, 50)
+                for c in served[:10]:
+                    c.close()
+                self.assertTrue(server.wait_stats(lambda s: s["active"] == 90, 3))
+                late = [server.connect() for _ in range(10)]
+                for c in late:
+                    self.assertEqual(echo(c, b"late"), b"late")
+                for c in clients + late:
+                    c.close()
+                code, stats = server.stop()
+                self.assertEqual(code, 0)
+                self.assertEqual(stats["rejected"], 50)
+                self.assertLessEqual(len(server.log_lines("connection limit")), 3)
+
+    def test_l3_emfile_storm_no_spin_sheds_and_recovers(self):
+        hold = 10 if SOAK else 3
+        for engine in self.engines():
+            with Server(engine, "--max-connections", "10000", nofile=64) as server:
+                clients = []
+                for _ in range(200):
+                    c = socket.socket()
+                    c.settimeout(5)
+                    c.connect(server.address)
+                    c.sendall(b"p")
+                    clients.append(c)
+                cpu_before = server.cpu_seconds()
+                time.sleep(hold)
+                cpu = server.cpu_seconds() - cpu_before
+                served, shed, hanging = [], 0, 0
+                for c in clients:
+                    c.settimeout(0.05)
+                    try:
+                        data = c.recv(1)
+                    except socket.timeout:
+                        hanging += 1
+                        continue
+                    except ConnectionResetError:
+                        data = b""
+                    if data:
+                        served.append(c)
+                    else:
+                        shed += 1
+                report("L3", engine=engine, cpu_s=round(cpu, 3), served=len(served), shed=shed,
+                       hanging=hanging)
+                self.assertLessEqual(cpu, 0.05 * hold, "busy loop while out of descriptors")
+                self.assertGreater(shed, 0)
+                # Clients the server could neither take nor shed yet are still in the
+                # backlog: they are served once descriptors free up (below), never lost.
+                self.assertLessEqual(len(server.log_lines("Too many open files")), 10)
+                for c in clients:
+                    c.close()
+                time.sleep(0.5)
+                fresh = server.connect()
+                self.assertEqual(echo(fresh, b"after"), b"after")
+                fresh.close()
+                self.assertTrue(server.alive())
+
+    def test_l4_accept_storm_with_a_small_backlog(self):
+        count = 5_000 if SOAK else 2_000
+        for engine in self.engines():
+            with Server(engine, "--backlog", "128", "--max-connections", str(count + 100)) as server:
+                canary = Canary(server.address)
+                selector = selectors.DefaultSelector()
+                started = time.monotonic()
+                for _ in range(count):
+                    s = socket.socket()
+                    s.setblocking(False)
+                    s.connect_ex(server.address)
+                    selector.register(s, selectors.EVENT_WRITE, [b""])
+                echoed = 0
+                deadline = started + 10
+                while echoed < count and time.monotonic() < deadline:
+                    for key, events in selector.select(timeout=0.1):
+                        s = key.fileobj
+                        if events & selectors.EVENT_WRITE:
+                            try:
+                                s.send(b"probe")
+                            except (BlockingIOError, OSError):
+                                continue
+                            selector.modify(s, selectors.EVENT_READ, key.data)
+                        else:
+                            try:
+                                key.data[0] += s.recv(5)
+                            except (BlockingIOError, ConnectionResetError):
+                                continue
+                            if key.data[0] == b"probe":
+                                echoed += 1
+                                selector.unregister(s)
+                                s.close()
+                for key in list(selector.get_map().values()):
+                    key.fileobj.close()
+                canary.stop()
+                report("L4", engine=engine, connections=count, echoed=echoed,
+                       seconds=round(time.monotonic() - started, 2),
+                       canary_p99_ms=round(canary.p99() * 1000, 2))
+                self.assertGreaterEqual(echoed, count * 0.999)
+                self.assertIsNone(canary.failure)
+                self.assertLess(canary.worst(), 1.0)
+                self.audit(server)
+
+    def test_l6_sustained_correctness(self):
+        connections, seconds = (1000, 120) if SOAK else (200, 5)
+        for engine in self.engines():
+            with Server(engine) as server:
+                bench = run_bench(server.target, "-c", str(connections), "-s", "1-64KiB",
+                                  "-d", f"{seconds}s", "--warmup", "0s", timeout=seconds + 60)
+                self.assertEqual(bench.returncode, 0, bench.stdout + bench.stderr)
+                self.assertIn("errors     none", bench.stdout)
+                code, stats = server.stop()
+                self.assertEqual(code, 0)
+                # (the generator ends its connections with a reset: peer_reset counts them)
+                self.assertEqual(closed_total(stats), stats["accepted"])
+                self.assertEqual(stats["accepted"], connections)
+
+    def test_l7_connection_churn(self):
+        seconds = 60 if SOAK else 3
+        for engine in self.engines():
+            with Server(engine) as server:
+                bench = run_bench(server.target, "-m", "connect", "-c", "16", "-s", "1KiB",
+                                  "-d", f"{seconds}s", "--warmup", "0s")
+                self.assertEqual(bench.returncode, 0, bench.stdout + bench.stderr)
+                self.assertIn("errors     none", bench.stdout)
+                self.audit(server)
+                code, stats = server.stop()
+                self.assertEqual(code, 0)
+                report("L7", engine=engine, cycles=stats["accepted"])
+                self.assertGreater(stats["accepted"], 0)
+                self.assertEqual(closed_total(stats), stats["accepted"])
+
+    # --- S: slow and abusive clients --------------------------------------------------------
+    def test_s1_clients_that_never_read(self):
+        count = 1000 if SOAK else 200
+        for engine in self.engines():
+            with Server(engine, "--high-water-mark", "64KiB", "--send-timeout", "2s",
+                        "--max-connections", str(count + 100)) as server:
+                canary = Canary(server.address)
+                baseline = server.rss_kib()
+                clients = []
+                for _ in range(count):
+                    c = server.connect()
+                    c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                    nonblocking_flood(c, 1 << 20)
+                    clients.append(c)
+                started = time.monotonic()
+                time.sleep(0.5)
+                rss = server.rss_kib()
+                bound = baseline + count * (64 + 64) * 5 // 4 + 32 * 1024
+                report("S1", engine=engine, clients=count, rss_growth_kib=rss - baseline)
+                if not SANITIZED:
+                    self.assertLessEqual(rss, bound)
+                ended = [hung_up_within(c, started + 2 + 2 + 1.5 - time.monotonic())
+                         for c in clients]
+                elapsed = time.monotonic() - started
+                canary.stop()
+                self.assertNotIn(False, ended, "a non-reading client was not closed")
+                self.assertLessEqual(elapsed, 2 + 2 + 1.5 + 0.1)
+                self.assertIsNone(canary.failure)
+                self.assertLess(canary.worst(), 1.0)
+                stats = server.wait_stats(lambda s: closed_by(s, "send_timeout") >= count, 5)
+                self.assertIsNotNone(stats)
+                self.assertEqual(closed_by(stats, "send_timeout"), count)
+                for c in clients:
+                    c.close()
+                self.audit(server)
+
+    def test_s2_a_slow_reader_that_progresses_is_kept(self):
+        # A reader's progress reaches the server only as TCP window updates: the client's
+        # kernel advertises room once it has a segment's worth, and the server's kernel
+        # queue then shrinks (the server watches it with SIOCOUTQ, so progress too small to
+        # make the socket writable still counts). Internet-sized segments and a 64 KiB
+        # receive buffer make that happen as a real slow reader would; A reads 16 KiB every
+        # 100 ms while it keeps sending, B does the same but stops reading at 2 s.
+        for engine in self.engines():
+            with Server(engine, "--send-timeout", "2s", "--high-water-mark", "16KiB") as server:
+                clients = []
+                for _ in range(2):
+                    c = socket.socket()
+                    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 1460)
+                    c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+                    c.settimeout(5)
+                    c.connect(server.address)
+                    clients.append(c)
+                a, b = clients
+                running = True
+
+                def keep_sending(c):
+                    chunk = os.urandom(4096)
+                    try:
+                        while running:
+                            c.sendall(chunk)
+                    except OSError:
+                        pass  # closed under us (B), or the test is over
+
+                senders = [threading.Thread(target=keep_sending, args=(c,), daemon=True)
+                           for c in clients]
+                for t in senders:
+                    t.start()
+                started = time.monotonic()
+                b_closed_at = None
+                try:
+                    while time.monotonic() - started < 7:
+                        self.assertTrue(a.recv(16384), "the client that reads was closed")
+                        if time.monotonic() - started < 2:
+                            self.assertTrue(b.recv(16384))
+                        if b_closed_at is None and closed_by(server.stats(fresh=False), "send_timeout"):
+                            b_closed_at = time.monotonic() - started
+                        time.sleep(0.1)
+                finally:
+                    running = False
+                    for c in clients:
+                        try:
+                            c.shutdown(socket.SHUT_RDWR)  # ends a sender blocked in sendall
+                        except OSError:
+                            pass  # B: already closed by the server
+                stats = server.stats()
+                report("S2", engine=engine, b_closed_s=b_closed_at)
+                self.assertEqual(closed_by(stats, "send_timeout"), 1, "only B stalls")
+                self.assertIsNotNone(b_closed_at)
+                # What B read last came from its own kernel buffer: the server saw its last
+                # progress a little before 2 s, and closes it a send timeout after that.
+                self.assertGreaterEqual(b_closed_at, 2.0)
+                self.assertLessEqual(b_closed_at, 2 + 3.5)
+                for t in senders:
+                    t.join(5)
+                a.close()
+                b.close()
+                self.audit(server)
+
+    def test_s3_slowloris_against_the_framing_server(self):
+        count = 1000 if SOAK else 200
+        for engine in self.engines():
+            with Server(engine, "--protocol", "framed-echo", "--frame-timeout", "3s",
+                        "--max-connections", str(count + 100)) as server:
+                canary_server_ok = True
+                clients = []
+                for _ in range(count):
+                    c = server.connect()
+                    c.sendall(b"\x00")  # the first of four length bytes
+                    clients.append(c)
+                started = time.monotonic()
+                # Each drips another length byte every second; none ever completes a frame.
+                for second in (1, 2):
+                    time.sleep(max(0.0, started + second - time.monotonic()))
+                    for c in clients:
+                        try:
+                            c.sendall(b"\x00")
+                        except OSError:
+                            pass
+                ended = [ends_within(c, max(0.1, started + 3 + 1 - time.monotonic())) for c in clients]
+                elapsed = time.monotonic() - started
+                report("S3", engine=engine, connections=count, all_closed_s=round(elapsed, 2))
+                self.assertNotIn(None, ended, "a slowloris connection outlived the frame timeout")
+                stats = server.wait_stats(lambda s: closed_by(s, "frame_timeout") >= count, 5)
+                self.assertIsNotNone(stats)
+                self.assertEqual(closed_by(stats, "frame_timeout"), count)
+                self.assertTrue(canary_server_ok and server.alive())
+                for c in clients:
+                    c.close()
+                self.audit(server)
+
+    def test_s4_idle_timeout(self):
+        for engine in self.engines():
+            with Server(engine, "--idle-timeout", "2s") as server:
+                idle = server.connect()
+                active = server.connect()
+                started = time.monotonic()
+                idle_closed_at = None
+                while time.monotonic() - started < 5:
+                    self.assertEqual(echo(active, b"tick"), b"tick")
+                    if idle_closed_at is None and ends_within(idle, 0.01) is not None:
+                        idle_closed_at = time.monotonic() - started
+                    time.sleep(0.1)
+                self.assertIsNotNone(idle_closed_at)
+                self.assertGreaterEqual(idle_closed_at, 2.0)
+                self.assertLessEqual(idle_closed_at, 3.5)
+                self.assertGreaterEqual(closed_by(server.stats(), "idle"), 1)
+                active.close()
+                idle.close()
+                self.audit(server)
+
+    def test_s6_half_close_echo_semantics(self):
+        payload = os.urandom(10 << 20)
+        for engine in self.engines():
+            with Server(engine) as server:
+                c = server.connect(timeout=10)
+                writer = threading.Thread(target=lambda: (c.sendall(payload), c.shutdown(socket.SHUT_WR)))
+                started = time.monotonic()
+                writer.start()
+                back = b""
+                while chunk := c.recv(1 << 20):  # a clean FIN ends this; a reset raises
+                    back += chunk
+                writer.join(10)
+                self.assertLess(time.monotonic() - started, 5 + (20 if SANITIZED else 0))
+                self.assertEqual(hashlib.sha256(back).digest(), hashlib.sha256(payload).digest())
+                c.close()
+                empty = server.connect()
+                empty.shutdown(socket.SHUT_WR)
+                self.assertEqual(ends_within(empty, 1), "eof")
+                empty.close()
+                self.audit(server)
+
+    def test_s7_pipelined_tiny_frame_flood(self):
+        frames = 10_000_000 if SOAK else 1_000_000
+        for engine in self.engines():
+            for payload in (b"x", b""):
+                with Server(engine, "--protocol", "framed-echo", "--high-water-mark", "64KiB",
+                            "--send-timeout", "2s") as server:
+                    baseline = server.rss_kib()
+                    c = server.connect()
+                    c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                    block = frame(payload) * 10_000
+                    c.setblocking(False)
+                    sent, stalled_since = 0, None
+                    deadline = time.monotonic() + 20
+                    while sent < frames * len(frame(payload)) and time.monotonic() < deadline:
+                        try:
+                            sent += c.send(block)
+                            stalled_since = None
+                        except BlockingIOError:
+                            stalled_since = stalled_since or time.monotonic()
+                            if time.monotonic() - stalled_since > 0.5:
+                                break  # backpressure reached us: the server stopped reading
+                            time.sleep(0.01)
+                        except (ConnectionResetError, BrokenPipeError):
+                            break
+                    time.sleep(0.5)  # what was already in the kernel's buffers is served
+                    rss = server.rss_kib()
+                    cpu_before = server.cpu_seconds()
+                    time.sleep(1)
+                    cpu = server.cpu_seconds() - cpu_before
+                    report("S7", engine=engine, payload=len(payload), sent_bytes=sent,
+                           rss_growth_kib=rss - baseline, cpu_while_stuck_s=round(cpu, 3))
+                    if not SANITIZED:
+                        self.assertLessEqual(rss - baseline, 64 + 16 * 1024)
+                    self.assertLessEqual(cpu, 0.05 + (0.2 if SANITIZED else 0))
+                    self.assertTrue(hung_up_within(c, 2 + 2), "not closed by the send timeout")
+                    c.close()
+                    self.assertGreaterEqual(closed_by(server.stats(), "send_timeout"), 1)
+                    self.audit(server)
+
+    # --- B: bad input -----------------------------------------------------------------------
+    def test_b1_hostile_length_prefixes(self):
+        prefixes = [(1 << 20) + 1, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0x47455420, 0x16030100]
+        for engine in self.engines():
+            with Server(engine, "--protocol", "framed-echo", "--max-frame", "1MiB") as server:
+                hwm_before = server.status_kib("VmHWM")
+                slowest = 0.0
+                for prefix in prefixes:
+                    c = server.connect()
+                    started = time.monotonic()
+                    c.sendall(struct.pack("!I", prefix) + b"\x00" * 16)
+                    self.assertIsNotNone(ends_within(c, 1), hex(prefix))
+                    slowest = max(slowest, time.monotonic() - started)
+                    c.close()
+                growth = server.status_kib("VmHWM") - hwm_before
+                control = server.connect()
+                body = os.urandom(1 << 20)
+                control_thread = threading.Thread(target=lambda: control.sendall(frame(body)))
+                control_thread.start()
+                back = b""
+                while len(back) < len(body) + 4:
+                    chunk = control.recv(1 << 20)
+                    self.assertTrue(chunk)
+                    back += chunk
+                control_thread.join(10)
+                self.assertEqual(back, frame(body))
+                control.close()
+                report("B1", engine=engine, slowest_close_ms=round(slowest * 1000, 1),
+                       hwm_growth_kib=growth)
+                self.assertLess(slowest, 0.5)
+                if not SANITIZED:
+                    self.assertLessEqual(growth, 256)
+                stats = server.wait_stats(lambda s: closed_by(s, "frame_too_large") >= 6, 3)
+                self.assertIsNotNone(stats)
+                self.assertEqual(closed_by(stats, "frame_too_large"), 6)
+                self.audit(server)
+
+    def test_b2_zero_length_frames(self):
+        for engine in self.engines():
+            with Server(engine, "--protocol", "framed-echo") as server:
+                c = server.connect()
+                self.assertEqual(echo(c, frame(b"") + frame(b"hello")), frame(b"") + frame(b"hello"))
+                before = server.rss_kib()
+                burst = frame(b"") * 100_000
+                sender = threading.Thread(target=lambda: c.sendall(burst))
+                sender.start()
+                back = b""
+                while len(back) < len(burst):
+                    chunk = c.recv(1 << 20)
+                    self.assertTrue(chunk)
+                    back += chunk
+                sender.join(10)
+                self.assertEqual(back, burst)
+                if not SANITIZED:
+                    self.assertLessEqual(server.rss_kib() - before, 1024)
+                self.assertEqual(echo(c, frame(b"still")), frame(b"still"))
+                c.close()
+                self.audit(server)
+
+    def test_b3_truncated_frames(self):
+        for engine in self.engines():
+            with Server(engine, "--protocol", "framed-echo", "--frame-timeout", "1s") as server:
+                for stream in (struct.pack("!I", 100) + b"t" * 50, b"\x00\x00"):
+                    c = server.connect()
+                    c.sendall(stream)
+                    c.shutdown(socket.SHUT_WR)
+                    started = time.monotonic()
+                    c.settimeout(1)
+                    self.assertEqual(c.recv(1000), b"", "a partial frame was echoed")
+                    self.assertLess(time.monotonic() - started, 0.5)
+                    c.close()
+                waiting = server.connect()
+                waiting.sendall(struct.pack("!I", 100) + b"t" * 50)  # and no FIN
+                self.assertIsNotNone(ends_within(waiting, 1 + 1))
+                waiting.close()
+                stats = server.wait_stats(lambda s: closed_by(s, "truncated") >= 2 and
+                                          closed_by(s, "frame_timeout") >= 1, 3)
+                self.assertIsNotNone(stats, server.latest)
+                self.audit(server)
+
+    def test_b4_arbitrary_segmentation(self):
+        rng = random.Random(4)
+        frames = [bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 512))) for _ in range(400)]
+        stream = b"".join(frame(f) for f in frames)
+        for engine in self.engines():
+            with Server(engine, "--protocol", "framed-echo") as server:
+                proxy = subprocess.Popen([SOCKKIT, "proxy", "--to", server.target, "--slice", "1-7",
+                                          "--direction", "up"], stdout=subprocess.PIPE, text=True)
+                try:
+                    proxy_target = proxy.stdout.readline().split()[1]
+                    host, port = proxy_target.rsplit(":", 1)
+                    ways = {"one_byte_writes": server.address, "sliced_by_the_proxy": (host, int(port)),
+                            "one_write": server.address}
+                    for way, address in ways.items():
+                        c = socket.create_connection(address, timeout=10)
+                        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+                        def send(c=c, way=way):
+                            if way == "one_byte_writes":
+                                for i in range(len(stream)):
+                                    c.send(stream[i:i + 1])
+                            else:
+                                c.sendall(stream)
+                            c.shutdown(socket.SHUT_WR)
+
+                        sender = threading.Thread(target=send)
+                        sender.start()
+                        back = b""
+                        while chunk := c.recv(65536):
+                            back += chunk
+                        sender.join(30)
+                        c.close()
+                        self.assertEqual(back, stream, way)
+                finally:
+                    proxy.terminate()
+                    proxy.communicate(timeout=10)
+                self.audit(server)
+
+    def test_b5_garbage_and_cross_protocol_input(self):
+        rng = random.Random(5)
+        inputs = {"http": b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+                  "tls_hello": bytes.fromhex("16030100a5010000a10303") + bytes(rng.getrandbits(8) for _ in range(160)),
+                  "random_1mib": bytes(rng.getrandbits(8) for _ in range(1 << 20))}
+        for engine in self.engines():
+            with Server(engine, "--protocol", "framed-echo", "-v") as server:
+                canary = Canary(server.address)  # raw bytes: a 64-byte "frame" length is huge too
+                canary.stop()
+                for name, data in inputs.items():
+                    c = server.connect()
+                    try:
+                        c.sendall(data)
+                    except (ConnectionResetError, BrokenPipeError):
+                        pass
+                    self.assertIsNotNone(ends_within(c, 1), name)
+                    c.close()
+                time.sleep(0.2)
+                log = "".join(server.stderr)
+                for raw in ("\x1b", "\r", "\x00"):
+                    self.assertNotIn(raw, log)
+                for line in server.stderr:
+                    self.assertLessEqual(len(line.encode()), 512, line)
+                self.assertTrue(server.alive())
+                self.audit(server)
+
+    # --- F: faults --------------------------------------------------------------------------
+    def test_f1_peer_reset_mid_stream_repeated(self):
+        count = 10_000 if SOAK else 1_000
+        for engine in self.engines():
+            with Server(engine) as server:
+                before = server.rss_kib()
+                data = os.urandom(256 << 10)
+                for _ in range(count):
+                    c = server.connect()
+                    c.setblocking(False)
+                    try:
+                        c.send(data)
+                    except BlockingIOError:
+                        pass
+                    c.setblocking(True)
+                    c.settimeout(5)
+                    c.recv(4096)
+                    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    c.close()
+                self.assertTrue(server.fds_back_to_baseline(2.0))
+                stats = server.wait_stats(lambda s: closed_total(s) >= count, 5)
+                self.assertIsNotNone(stats)
+                resets = closed_by(stats, "peer_reset")
+                report("F1", engine=engine, resets=count, counted_peer_reset=resets,
+                       rss_growth_kib=server.rss_kib() - before)
+                self.assertGreaterEqual(resets, count * 0.99)
+                if not SANITIZED:
+                    self.assertLessEqual(server.rss_kib() - before, 5 * 1024)
+                self.assertLessEqual(len(server.stderr), count // 100 + 5)
+
+    def test_f2_sigpipe_never_kills_the_server(self):
+        for engine in self.engines():
+            # Popen restores SIGPIPE to its default in the child: the server is not helped
+            # by an inherited SIG_IGN.
+            with Server(engine) as server:
+                for _ in range(50):
+                    c = server.connect()
+                    c.sendall(os.urandom(64 << 10))
+                    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    c.close()
+                time.sleep(0.3)
+                self.assertTrue(server.alive(), "the server died (SIGPIPE?)")
+                probe = server.connect()
+                self.assertEqual(echo(probe, b"alive"), b"alive")
+                probe.close()
+                code, _ = server.stop()
+                self.assertEqual(code, 0)
+
+    def test_f5_chaos_through_the_fault_proxy(self):
+        toxics = {
+            "latency": ["--latency", "20ms", "--jitter", "10ms"],
+            "bandwidth": ["--bandwidth", "2MiB/s"],
+            "slicer": ["--slice", "1-64", "--slice-delay", "0"],
+        }
+        for engine in self.engines():
+            with Server(engine) as server:
+                for name, faults in toxics.items():
+                    proxy = subprocess.Popen([SOCKKIT, "proxy", "--to", server.target, *faults],
+                                             stdout=subprocess.PIPE, text=True)
+                    try:
+                        target = proxy.stdout.readline().split()[1]
+                        bench = run_bench(target, "-c", "50", "-s", "1-4KiB", "-d", "2s",
+                                          "--warmup", "0s")
+                        self.assertEqual(bench.returncode, 0, name + bench.stdout + bench.stderr)
+                        self.assertIn("errors     none", bench.stdout, name)
+                    finally:
+                        proxy.terminate()
+                        proxy.communicate(timeout=10)
+                # Cutting toxics: the server closes its side and holds nothing after.
+                for name, faults in {"cut": ["--cut-after", "10KiB"],
+                                     "reset": ["--reset-after", "300ms"]}.items():
+                    proxy = subprocess.Popen([SOCKKIT, "proxy", "--to", server.target, *faults],
+                                             stdout=subprocess.PIPE, text=True)
+                    try:
+                        host, port = proxy.stdout.readline().split()[1].rsplit(":", 1)
+                        clients = [socket.create_connection((host, int(port)), timeout=5)
+                                   for _ in range(20)]
+                        for c in clients:
+                            try:
+                                c.sendall(os.urandom(32 << 10))
+                            except OSError:
+                                pass
+                        for c in clients:
+                            self.assertIsNotNone(ends_within(c, 3), name)
+                            c.close()
+                    finally:
+                        proxy.terminate()
+                        proxy.communicate(timeout=10)
+                    self.assertIsNotNone(server.wait_stats(lambda s: s["active"] == 0, 3), name)
+                self.audit(server)
+
+    def test_f7_io_uring_small_rings_and_stop_in_flight(self):
+        for engine in self.engines(["uring"]):
+            for sizes in (["--uring-queue-depth", "8"],
+                          ["--uring-buffers", "4", "--uring-buffer-size", "4KiB"]):
+                with Server(engine, *sizes) as server:
+                    bench = run_bench(server.target, "-c", "200", "-s", "1-16KiB", "-d", "2s",
+                                      "--warmup", "0s")
+                    self.assertEqual(bench.returncode, 0, bench.stdout + bench.stderr)
+                    self.assertIn("errors     none", bench.stdout, sizes)
+                    self.audit(server)
+            with Server(engine, "--drain-timeout", "500ms") as server:
+                load = subprocess.Popen([SOCKKIT, "bench", server.target, "-c", "100", "-d", "10s",
+                                         "--warmup", "0s"], stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+                time.sleep(1)
+                started = time.monotonic()
+                code, _ = server.stop()
+                elapsed = time.monotonic() - started
+                load.kill()
+                load.wait(10)
+                self.assertEqual(code, 0)
+                self.assertLess(elapsed, 0.5 + 1)
+
+    # --- R: shutdown and restart ------------------------------------------------------------
+    def test_r1_graceful_drain(self):
+        for engine in self.engines():
+            with Server(engine, "--drain-timeout", "5s") as server:
+                idle = [server.connect() for _ in range(20)]
+                active = [server.connect(timeout=10) for _ in range(20)]
+                payloads = [os.urandom(1 << 20) for _ in active]
+                received = [bytearray() for _ in active]
+
+                def stream(i):
+                    # 8 KiB every 10 ms for about 1.3 s: busy, never quiet, when SIGTERM lands.
+                    c = active[i]
+                    for start in range(0, len(payloads[i]), 8192):
+                        c.sendall(payloads[i][start:start + 8192])
+                        time.sleep(0.01)
+                    c.shutdown(socket.SHUT_WR)
+
+                def read(i):
+                    while chunk := active[i].recv(65536):
+                        received[i] += chunk
+
+                threads = [threading.Thread(target=f, args=(i,)) for i in range(len(active))
+                           for f in (stream, read)]
+                for t in threads:
+                    t.start()
+                time.sleep(0.5)
+                server.proc.send_signal(signal.SIGTERM)
+                signalled = time.monotonic()
+                refused_after = None
+                while time.monotonic() - signalled < 1:
+                    try:
+                        socket.create_connection(server.address, timeout=0.2).close()
+                    except ConnectionRefusedError:
+                        refused_after = time.monotonic() - signalled
+                        break
+                    time.sleep(0.01)
+                idle_ends = [ends_within(c, 0.5) for c in idle]
+                idle_closed_after = time.monotonic() - signalled
+                for t in threads:
+                    t.join(20)
+                finished = time.monotonic()
+                server.proc.wait(timeout=10)
+                exited = time.monotonic() - finished
+                report("R1", engine=engine, listener_closed_ms=round((refused_after or 9) * 1000),
+                       idle_closed_ms=round(idle_closed_after * 1000), exit_after_last_s=round(exited, 2))
+                self.assertIsNotNone(refused_after, "the listener stayed open")
+                self.assertLess(refused_after, 0.5)
+                self.assertNotIn(None, idle_ends, "an idle client was kept during the drain")
+                for i in range(len(active)):
+                    self.assertEqual(bytes(received[i]), payloads[i])
+                self.assertEqual(server.proc.returncode, 0)
+                self.assertLess(exited, 1.0)
+                for c in idle + active:
+                    c.close()
+
+    def test_r2_the_drain_deadline_closes_a_client_that_never_reads(self):
+        for engine in self.engines():
+            with Server(engine, "--drain-timeout", "3s", "--send-timeout", "60s") as server:
+                c = server.connect()
+                c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                nonblocking_flood(c, 4 << 20)
+                time.sleep(0.3)
+                started = time.monotonic()
+                server.proc.send_signal(signal.SIGTERM)
+                server.proc.wait(timeout=10)
+                elapsed = time.monotonic() - started
+                report("R2", engine=engine, exit_s=round(elapsed, 2))
+                self.assertGreaterEqual(elapsed, 3 - 0.5)
+                self.assertLessEqual(elapsed, 4)
+                self.assertEqual(server.proc.returncode, 0)
+                c.close()
+
+    def test_r3_restart_onto_time_wait_and_port_ownership(self):
+        for engine in self.engines():
+            port = None
+            for round_ in range(5):
+                listen = f"127.0.0.1:{port}" if port else "127.0.0.1:0"
+                started = time.monotonic()
+                with Server(engine, listen=listen) as server:
+                    bound = time.monotonic() - started
+                    port = server.address[1]
+                    clients = [server.connect() for _ in range(100)]
+                    for c in clients:
+                        self.assertEqual(echo(c, b"r3"), b"r3")
+                    if round_ == 0:
+                        second = subprocess.run([SOCKKIT, "serve", "--listen", f"127.0.0.1:{port}",
+                                                 "--engine", engine], capture_output=True,
+                                                text=True, timeout=TIMEOUT)
+                        self.assertEqual(second.returncode, 1)
+                        self.assertIn("Address already in use", second.stderr)
+                    if round_ % 2:
+                        server.kill()  # SIGKILL: every connection left for the kernel
+                    else:
+                        server.stop()
+                    for c in clients:
+                        c.close()
+                self.assertLess(bound, 2.0)  # process start included; the bind itself is at once
+
+    # --- X: security defaults ---------------------------------------------------------------
+    def test_x1_loopback_only_by_default_and_no_udp(self):
+        in_namespace = subprocess.run(["ss", "-Hltnu"], capture_output=True, text=True).stdout.strip() == ""
+        if not in_namespace:
+            print(f"SKIP {self.id()}: not in a network namespace of its own (others listen here)",
+                  flush=True)
+            return
+        for engine in self.engines():
+            proc = subprocess.Popen([SOCKKIT, "serve", "--engine", engine], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+            try:
+                self.assertTrue(proc.stdout.readline().startswith("Listening on 127.0.0.1:65432 "))
+                listening = subprocess.run(["ss", "-Hltnu"], capture_output=True, text=True).stdout
+                lines = [l for l in listening.splitlines() if l.strip()]
+                self.assertEqual(len(lines), 1, listening)
+                self.assertIn("127.0.0.1:65432", lines[0])
+                self.assertTrue(lines[0].startswith("tcp"), listening)
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                    u.settimeout(0.3)
+                    u.sendto(b"ping", ("127.0.0.1", 65432))
+                    with self.assertRaises((socket.timeout, ConnectionRefusedError)):
+                        u.recv(100)
+            finally:
+                proc.terminate()
+                proc.communicate(timeout=10)
+            every = subprocess.Popen([SOCKKIT, "serve", "--engine", engine, "--listen", ":0"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            every.stdout.readline()
+            every.terminate()
+            _, err = every.communicate(timeout=10)
+            self.assertEqual(len([l for l in err.splitlines() if "warning" in l]), 1, err)
+
+    def test_x4_log_injection_is_escaped_and_floods_are_throttled(self):
+        hostile = [b"line\r\nsockkit serve: FAKE entry\r\n", b"\x1b[31mred\x1b[0m", b"\x00nul\x00",
+                   b"\xff\xfe invalid utf-8 \xc3\x28", b"A" * (100 << 10)]
+        for engine in self.engines():
+            with Server(engine, "-v", "--max-connections", "2") as server:
+                for data in hostile:
+                    c = server.connect()
+                    c.sendall(data)
+                    echo_len = min(len(data), 1 << 20)
+                    got = 0
+                    c.settimeout(5)
+                    while got < echo_len:
+                        chunk = c.recv(1 << 20)
+                        if not chunk:
+                            break
+                        got += len(chunk)
+                    c.close()
+                    self.assertTrue(server.wait_stats(lambda s: s["active"] == 0, 3))
+                time.sleep(0.2)
+                raw = "".join(server.stderr).encode("utf-8", "surrogateescape")
+                for byte in (b"\x1b", b"\r", b"\x00"):
+                    self.assertNotIn(byte, raw)
+                for line in server.stderr:
+                    self.assertLessEqual(len(line.encode()), 512)
+                    self.assertFalse(line.startswith("sockkit serve: FAKE"), line)
+                # A flood of clients over the limit: the log says so at most once a second.
+                holders = [server.connect() for _ in range(2)]
+                for holder in holders:
+                    self.assertEqual(echo(holder, b"hold"), b"hold")
+                lines_before = len(server.stderr)
+                started = time.monotonic()
+                for _ in range(1000):
+                    try:
+                        socket.create_connection(server.address, timeout=2).close()
+                    except OSError:
+                        pass
+                elapsed = time.monotonic() - started
+                time.sleep(0.2)
+                limit_lines = [l for l in server.stderr[lines_before:] if "connection limit" in l]
+                self.assertLessEqual(len(limit_lines), int(elapsed) + 2)
+                self.assertGreaterEqual(len(limit_lines), 1)
+                for holder in holders:
+                    holder.close()
+                self.audit(server)
+
+
+if __name__ == "__main__":
+    unittest.main()
