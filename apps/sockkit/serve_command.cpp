@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <condition_variable>
 #include <iostream>
 #include <mutex>
@@ -43,10 +44,44 @@ auto parse_option(const char* name, const std::string& text, Parse parse) {
   }
 }
 
+// "IDLE,INTERVAL,COUNT" ("60s,10s,6"), or "0" for no keepalive.
+void parse_keepalive(const std::string& text, server::ServerConfig& config) {
+  if (text == "0") {
+    config.keepalive_idle = std::chrono::seconds(0);
+    return;
+  }
+  const auto first = text.find(',');
+  const auto second = first == std::string::npos ? first : text.find(',', first + 1);
+  if (second == std::string::npos) {
+    throw std::invalid_argument("--keepalive: '" + text +
+                                "' is not IDLE,INTERVAL,COUNT (e.g. 60s,10s,6) or 0");
+  }
+  const auto seconds = [&](std::string_view part) {
+    const auto value = parse_option("--keepalive", std::string(part), parse_duration);
+    if (value < std::chrono::seconds(1)) {
+      throw std::invalid_argument("--keepalive: the kernel counts in whole seconds, at least 1");
+    }
+    return std::chrono::duration_cast<std::chrono::seconds>(value);
+  };
+  config.keepalive_idle = seconds(std::string_view(text).substr(0, first));
+  config.keepalive_interval = seconds(std::string_view(text).substr(first + 1, second - first - 1));
+  const auto count = std::string_view(text).substr(second + 1);
+  int value = 0;
+  const auto [end, error] = std::from_chars(count.data(), count.data() + count.size(), value);
+  if (error != std::errc{} || end != count.data() + count.size() || value < 1 || value > 127) {
+    throw std::invalid_argument("--keepalive: COUNT '" + std::string(count) +
+                                "' is not a number from 1 to 127");
+  }
+  config.keepalive_count = value;
+}
+
 }  // namespace
 
 ServeCommand::ServeCommand(CLI::App& parent) {
   const server::ServerConfig defaults;
+  keepalive_ = fmt::format("{}s,{}s,{}", defaults.keepalive_idle.count(),
+                           defaults.keepalive_interval.count(), defaults.keepalive_count);
+  tcp_user_timeout_ = fmt::format("{}s", defaults.tcp_user_timeout.count() / 1000);
   socket_send_buffer_ = format_size(defaults.socket_send_buffer);
   uring_queue_depth_ = defaults.uring.queue_depth;
   uring_buffers_ = defaults.uring.buffer_count;
@@ -105,6 +140,16 @@ Examples:
                    "Stop reading a client with this much unsent reply")
       ->capture_default_str();
   command_->add_option("--backlog", backlog_, "Pending connections the kernel queues")
+      ->capture_default_str();
+  command_
+      ->add_option("--keepalive", keepalive_,
+                   "TCP keepalive IDLE,INTERVAL,COUNT: probe a silent peer after IDLE, every "
+                   "INTERVAL, and give up after COUNT unanswered (0: off)")
+      ->capture_default_str();
+  command_
+      ->add_option("--tcp-user-timeout", tcp_user_timeout_,
+                   "Close a connection whose sent data stays unacknowledged this long (0: the "
+                   "kernel's default)")
       ->capture_default_str();
   command_
       ->add_option("--socket-send-buffer", socket_send_buffer_,
@@ -170,6 +215,8 @@ int ServeCommand::run() {
     config.high_water_mark = parse_option("--high-water-mark", high_water_mark_, parse_size);
     config.socket_send_buffer =
         parse_option("--socket-send-buffer", socket_send_buffer_, parse_size);
+    parse_keepalive(keepalive_, config);
+    config.tcp_user_timeout = parse_option("--tcp-user-timeout", tcp_user_timeout_, parse_duration);
     config.uring.queue_depth = uring_queue_depth_;
     config.uring.buffer_count = uring_buffers_;
     config.uring.buffer_size =

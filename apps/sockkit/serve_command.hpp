@@ -30,7 +30,9 @@ class ServeCommand {
   std::string max_frame_ = "1MiB";
   std::string high_water_mark_ = "256KiB";
   int backlog_ = 511;
-  std::string socket_send_buffer_;  // these four from ServerConfig's defaults
+  std::string keepalive_;  // from here on, the defaults come from ServerConfig's
+  std::string tcp_user_timeout_;
+  std::string socket_send_buffer_;
   unsigned uring_queue_depth_ = 0;
   unsigned uring_buffers_ = 0;
   std::string uring_buffer_size_;

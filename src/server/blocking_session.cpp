@@ -16,14 +16,6 @@ constexpr std::size_t kReadsPerWakeup = 4;
 
 }  // namespace
 
-void prepare_client_socket(int fd, const ServerConfig& config) noexcept {
-  std::error_code ignored;  // a socket that keeps the defaults still works
-  sys::set_nonblocking(fd, true, ignored);
-  if (config.socket_send_buffer > 0) {
-    sys::set_option(fd, sys::SendBufferSize{static_cast<int>(config.socket_send_buffer)}, ignored);
-  }
-}
-
 proto::CloseReason serve_blocking(sys::Fd fd, const SessionContext& context) {
   prepare_client_socket(fd.get(), context.config);
   Session session(context.config, Clock::now(), fd.get());

@@ -14,10 +14,7 @@ struct SessionContext {
   const StopSignal& stop;
 };
 
-/// Makes an accepted socket ready to serve: non-blocking, with the configured send buffer.
-void prepare_client_socket(int fd, const ServerConfig& config) noexcept;
-
-/// Serves `fd` (any blocking mode; it is made non-blocking) with a fresh protocol until the
+/// Serves `fd` (non-blocking, as accepted) with a fresh protocol until the
 /// peer finishes, a limit closes it, or the server's drain ends. Waits in poll() on the
 /// socket and the stop doorbell, so every timeout is exact and stop() is seen at once.
 /// Closes `fd`, counts the close in `stats`, and returns why it ended.

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "sockkit/sys/socket.hpp"
+#include "sockkit/sys/socket_options.hpp"
 
 namespace sockkit::server::detail {
 
@@ -56,11 +57,29 @@ std::size_t loop_count(const ServerConfig& config) noexcept {
   return config.threads > 0 ? config.threads : std::max(1u, std::thread::hardware_concurrency());
 }
 
+void prepare_client_socket(int fd, const ServerConfig& config) noexcept {
+  std::error_code ignored;
+  if (config.socket_send_buffer > 0) {
+    sys::set_option(fd, sys::SendBufferSize{static_cast<int>(config.socket_send_buffer)}, ignored);
+  }
+  if (!config.listen.is_ip()) return;
+  if (config.keepalive_idle.count() > 0) {
+    sys::set_option(fd, sys::KeepAlive{true}, ignored);
+    sys::set_option(fd, sys::KeepAliveIdle{config.keepalive_idle}, ignored);
+    sys::set_option(fd, sys::KeepAliveInterval{config.keepalive_interval}, ignored);
+    sys::set_option(fd, sys::KeepAliveCount{config.keepalive_count}, ignored);
+  }
+  if (config.tcp_user_timeout.count() > 0) {
+    sys::set_option(fd, sys::UserTimeout{config.tcp_user_timeout}, ignored);
+  }
+}
+
 proto::CloseReason reason_for(const std::error_code& ec) noexcept {
   if (ec == std::errc::connection_reset || ec == std::errc::broken_pipe) {
     return proto::CloseReason::peer_reset;
   }
-  if (ec == std::errc::timed_out) return proto::CloseReason::send_timeout;
+  // A non-blocking socket times out only when the kernel gives up on its peer.
+  if (ec == std::errc::timed_out) return proto::CloseReason::peer_gone;
   return proto::CloseReason::error;
 }
 

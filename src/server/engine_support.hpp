@@ -65,6 +65,11 @@ void stop_listening(const net::StreamListener& listener) noexcept;
 /// Event-loop threads for `config`: its `threads`, or one per core.
 [[nodiscard]] std::size_t loop_count(const ServerConfig& config) noexcept;
 
+/// Sets up an accepted client socket as `config` says: its kernel send buffer, and for TCP
+/// keepalive and TCP_USER_TIMEOUT. A socket that keeps a default still works, so failures
+/// are ignored (a Unix socket has no TCP options).
+void prepare_client_socket(int fd, const ServerConfig& config) noexcept;
+
 /// The close reason for a failed recv or send.
 [[nodiscard]] proto::CloseReason reason_for(const std::error_code& ec) noexcept;
 

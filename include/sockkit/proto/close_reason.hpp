@@ -10,6 +10,7 @@ namespace sockkit::proto {
 enum class CloseReason : std::uint8_t {
   peer_closed,      // the peer ended the stream cleanly, on a message boundary
   peer_reset,       // the peer reset the connection
+  peer_gone,        // the kernel gave up on the peer (keepalive, TCP_USER_TIMEOUT): no FIN, no RST
   idle,             // nothing arrived for the idle timeout
   send_timeout,     // the peer stopped reading replies for the send timeout
   frame_timeout,    // a frame took longer than the frame timeout to arrive (slowloris)
@@ -19,13 +20,14 @@ enum class CloseReason : std::uint8_t {
   error,            // any other socket error
 };
 
-inline constexpr std::size_t kCloseReasonCount = 9;
+inline constexpr std::size_t kCloseReasonCount = 10;
 
 /// "peer_closed", "frame_too_large", ...: the names stats and logs use.
 [[nodiscard]] constexpr std::string_view to_string(CloseReason reason) noexcept {
   switch (reason) {
     case CloseReason::peer_closed: return "peer_closed";
     case CloseReason::peer_reset: return "peer_reset";
+    case CloseReason::peer_gone: return "peer_gone";
     case CloseReason::idle: return "idle";
     case CloseReason::send_timeout: return "send_timeout";
     case CloseReason::frame_timeout: return "frame_timeout";

@@ -47,6 +47,16 @@ struct ServerConfig {
   /// autotuning it grows to megabytes per connection, all of it held for a client that does
   /// not read, and the send timeout would never see that client stall. 0: autotuning.
   std::size_t socket_send_buffer = 256 * 1024;
+  /// TCP keepalive on each client, so a peer that vanished (a cut cable, a crashed host:
+  /// no FIN, no RST) is found even on a quiet connection: probes start after
+  /// `keepalive_idle` of silence, `keepalive_interval` apart, and `keepalive_count`
+  /// unanswered end it. A zero idle turns keepalive off.
+  std::chrono::seconds keepalive_idle{60};
+  std::chrono::seconds keepalive_interval{10};
+  int keepalive_count = 6;
+  /// TCP_USER_TIMEOUT: data sent and not acknowledged for this long ends the connection,
+  /// the same for a peer gone mid-transfer. 0: the kernel's default (about 15 minutes).
+  std::chrono::milliseconds tcp_user_timeout{std::chrono::seconds(60)};
   /// Replies queued with no write progress for this long close the connection.
   std::chrono::milliseconds send_timeout{std::chrono::seconds(30)};
   /// A message (frame) must complete within this of its first byte: the slowloris defence.

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include <random>
 #include <string>
 #include <vector>
@@ -138,6 +140,14 @@ TEST(CloseReason, HasAStableNameForEachReason) {
   EXPECT_EQ(to_string(CloseReason::frame_too_large), "frame_too_large");
   EXPECT_EQ(to_string(CloseReason::peer_closed), "peer_closed");
   EXPECT_EQ(to_string(CloseReason::error), "error");
+  EXPECT_EQ(to_string(CloseReason::peer_gone), "peer_gone");
+  std::set<std::string_view> names;
+  for (std::size_t i = 0; i < kCloseReasonCount; ++i) {
+    const auto name = to_string(static_cast<CloseReason>(i));
+    EXPECT_NE(name, "unknown") << i;
+    names.insert(name);
+  }
+  EXPECT_EQ(names.size(), kCloseReasonCount);
 }
 
 }  // namespace
