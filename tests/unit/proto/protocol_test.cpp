@@ -2,9 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include <set>
-
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
