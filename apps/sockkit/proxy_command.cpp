@@ -15,15 +15,6 @@
 namespace sockkit::app {
 namespace {
 
-template <class Parse>
-auto parse_option(const char* name, const std::string& text, Parse parse) {
-  try {
-    return parse(text);
-  } catch (const std::invalid_argument& e) {
-    throw std::invalid_argument(fmt::format("{}: {}", name, e.what()));
-  }
-}
-
 // What the faults are, in words, for the line printed at start.
 std::string describe(const DirectionFaults& f) {
   std::vector<std::string> parts;

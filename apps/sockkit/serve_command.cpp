@@ -35,15 +35,6 @@ std::string stats_line(const server::Stats& stats) {
                      stats.bytes_out);
 }
 
-template <class Parse>
-auto parse_option(const char* name, const std::string& text, Parse parse) {
-  try {
-    return parse(text);
-  } catch (const std::invalid_argument& e) {
-    throw std::invalid_argument(fmt::format("{}: {}", name, e.what()));
-  }
-}
-
 // "IDLE,INTERVAL,COUNT" ("60s,10s,6"), or "0" for no keepalive.
 void parse_keepalive(const std::string& text, server::ServerConfig& config) {
   if (text == "0") {

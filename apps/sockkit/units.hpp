@@ -7,12 +7,24 @@
 #include <chrono>
 #include <cstddef>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 namespace sockkit::app {
+
+/// `parse(text)`, with the option's name put in front of any error:
+/// "--latency: 'soon' is not a duration (e.g. 500ms, 10s, 2m)".
+template <class Parse>
+auto parse_option(std::string_view name, const std::string& text, Parse parse) {
+  try {
+    return parse(text);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(std::string(name) + ": " + e.what());
+  }
+}
 
 /// "250us", "500ms", "10s", "1.5s", "2m", "1h"; a bare number is seconds.
 std::chrono::milliseconds parse_duration(std::string_view text);
