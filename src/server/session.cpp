@@ -126,6 +126,7 @@ void Session::on_unsent(std::size_t bytes, Clock::time_point now) noexcept {
 std::optional<proto::CloseReason> Session::due(Clock::time_point now, bool draining,
                                                Clock::time_point drain_deadline) {
   using proto::CloseReason;
+  if (ending_ && out_.empty()) return ending_;
   // Draining, a connection that is quiet and owes nothing is idle and closed, at once or
   // as soon as it becomes so (as Go's Shutdown does); a busy one may finish until the
   // deadline.
@@ -133,7 +134,6 @@ std::optional<proto::CloseReason> Session::due(Clock::time_point now, bool drain
       now - last_traffic_ >= kQuietAtStop) {
     return CloseReason::server_stopping;
   }
-  if (ending_ && out_.empty()) return ending_;
   if (draining && now >= drain_deadline) return CloseReason::server_stopping;
   if (!out_.empty() && now - last_progress_ >= config_.send_timeout)
     return CloseReason::send_timeout;

@@ -133,5 +133,30 @@ TEST_F(SessionTest, DrainClosesAConnectionOnceItFallsQuiet) {
   EXPECT_EQ(s.due(t0_ + 1100ms, true, t0_ + 6s), CloseReason::server_stopping);
 }
 
+// A connection that has ended for a reason of its own keeps that reason when the stop finds
+// it quiet: the stats say why it really closed.
+TEST_F(SessionTest, AnEndingConnectionKeepsItsReasonWhileDraining) {
+  Session s(config_, t0_);
+  s.on_input(bytes("bye"), t0_);
+  s.on_sent(3, t0_);
+  s.on_end_of_stream();
+  EXPECT_EQ(s.due(t0_ + 1s, true, t0_ + 6s), CloseReason::peer_closed);
+}
+
+// The send timeout counts progress the kernel reports (its send queue shrinking) as well as
+// writes: a slow reader frees too little for the socket to be writable, but it reads.
+TEST_F(SessionTest, AShrinkingKernelQueueIsProgress) {
+  Session s(config_, t0_);
+  s.on_input(bytes("0123456789"), t0_);
+  EXPECT_FALSE(s.wants_unsent_check(t0_ + 100ms)) << "too soon to ask";
+  ASSERT_TRUE(s.wants_unsent_check(t0_ + 500ms));
+  s.on_unsent(5000, t0_ + 500ms);  // the first answer only sets the mark
+  EXPECT_FALSE(s.wants_unsent_check(t0_ + 520ms)) << "asked at most every 50 ms";
+  s.on_unsent(4000, t0_ + 1900ms);  // less held: the client took some
+  EXPECT_FALSE(due(s, 3500ms));
+  s.on_unsent(4000, t0_ + 3800ms);  // no change: no progress
+  EXPECT_EQ(due(s, 3900ms), CloseReason::send_timeout);
+}
+
 }  // namespace
 }  // namespace sockkit::server::detail
