@@ -1,5 +1,7 @@
 #include "engine_base.hpp"
 
+#include <exception>
+#include <mutex>
 #include <thread>
 
 namespace sockkit::server::detail {
@@ -20,11 +22,29 @@ void EngineBase::stop() noexcept {
 }
 
 void MultiLoopEngine::run() {
-  std::vector<std::jthread> others;
-  for (std::size_t i = 1; i < loops_.size(); ++i) {
-    others.emplace_back([loop = loops_[i].get()] { loop->run(); });
+  // A loop that fails (a ring it cannot set up) stops the others, and run() rethrows its
+  // error once all have returned, instead of the process terminating from a thread.
+  std::mutex mutex;
+  std::exception_ptr failure;
+  const auto run_loop = [&](EventLoop& loop) {
+    try {
+      loop.run();
+    } catch (...) {
+      {
+        std::lock_guard lock(mutex);
+        if (!failure) failure = std::current_exception();
+      }
+      stop();
+    }
+  };
+  {
+    std::vector<std::jthread> others;
+    for (std::size_t i = 1; i < loops_.size(); ++i) {
+      others.emplace_back([&run_loop, loop = loops_[i].get()] { run_loop(*loop); });
+    }
+    run_loop(*loops_.front());
   }
-  loops_.front()->run();
+  if (failure) std::rethrow_exception(failure);
 }
 
 Stats MultiLoopEngine::stats() const {

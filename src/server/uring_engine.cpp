@@ -236,7 +236,21 @@ void UringEngine::Loop::recycle(unsigned buffer_id) {
 }
 
 void UringEngine::Loop::run() {
-  set_up();
+  auto& set_up_count = engine_.rings_set_up_;
+  try {
+    set_up();
+  } catch (...) {
+    engine_.ring_failed_ = true;
+    set_up_count.fetch_add(1);
+    set_up_count.notify_all();
+    throw;
+  }
+  set_up_count.fetch_add(1);
+  set_up_count.notify_all();
+  for (auto n = set_up_count.load(); n < engine_.loops_.size(); n = set_up_count.load()) {
+    set_up_count.wait(n);
+  }
+  if (engine_.ring_failed_) return;  // another loop's error is the one run() reports
   arm_accept();
   auto* watch_stop = sqe();
   io_uring_prep_poll_add(watch_stop, engine_.stop_.fd(), POLLIN);

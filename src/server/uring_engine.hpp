@@ -4,6 +4,7 @@
 // buffer ring, sends continued after short writes. Private to the library; made
 // by make_engine().
 
+#include <atomic>
 #include <system_error>
 
 #include "engine_base.hpp"
@@ -21,6 +22,10 @@ class UringEngine final : public MultiLoopEngine {
 
  private:
   class Loop;
+  // Every loop sets up its ring before any accepts: a loop that accepted first could take
+  // the descriptors another needs for its ring. A failed set-up ends them all.
+  std::atomic<std::size_t> rings_set_up_{0};
+  std::atomic<bool> ring_failed_{false};
 };
 
 }  // namespace sockkit::server::detail
