@@ -363,6 +363,10 @@ TEST_P(EngineTest, TheDrainDeadlineClosesAClientThatNeverReads) {
   auto config = base_config();
   config.drain_timeout = 500ms;
   config.high_water_mark = 64 * 1024;
+  // A small kernel send buffer, so the replies cannot all vanish into the kernel: the
+  // client must owe the server bytes, or the drain rightly counts it as idle and closes it
+  // at once (seen: the uring case returned after 100 ms).
+  config.socket_send_buffer = 4096;
   RunningServer server(GetParam(), config);
   auto stuck = server.connect();
   sys::set_option(stuck.native_handle(), sys::ReceiveBufferSize{4096});
