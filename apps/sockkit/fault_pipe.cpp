@@ -61,11 +61,12 @@ void FaultPipe::end_of_input(Clock::time_point now) {
 
 std::size_t FaultPipe::released(Clock::time_point now) const noexcept {
   if (faults_.latency == 0ns && faults_.jitter == 0ns) return queue_.size();
-  std::uint64_t end = forwarded_;
-  for (std::size_t i = first_batch_; i < batches_.size() && batches_[i].due <= now; ++i) {
-    end = batches_[i].end;
-  }
-  return static_cast<std::size_t>(end - forwarded_);
+  // Batches fall due in order and the clock only moves on, so the cursor only moves on:
+  // each batch is stepped over once, not once per write.
+  due_upto_ = std::max(due_upto_, first_batch_);
+  while (due_upto_ < batches_.size() && batches_[due_upto_].due <= now) ++due_upto_;
+  const std::uint64_t end = due_upto_ > first_batch_ ? batches_[due_upto_ - 1].end : forwarded_;
+  return static_cast<std::size_t>(std::max(end, forwarded_) - forwarded_);
 }
 
 double FaultPipe::burst() const noexcept {
@@ -117,9 +118,10 @@ void FaultPipe::consumed(std::size_t count, Clock::time_point now) {
   }
   if (first_batch_ == batches_.size()) {
     batches_.clear();
-    first_batch_ = 0;
+    first_batch_ = due_upto_ = 0;
   } else if (first_batch_ >= 64 && first_batch_ * 2 >= batches_.size()) {
     batches_.erase(batches_.begin(), batches_.begin() + static_cast<std::ptrdiff_t>(first_batch_));
+    due_upto_ -= std::min(due_upto_, first_batch_);
     first_batch_ = 0;
   }
   if (queue_.empty()) drained_at_ = now;
@@ -147,18 +149,13 @@ std::optional<FaultPipe::Clock::time_point> FaultPipe::next_change(Clock::time_p
   if (faults_.blackhole_after) consider(opened_ + *faults_.blackhole_after);
   if (!queue_.empty()) {
     // Bytes still held by the latency become writable when their batch is due.
-    for (std::size_t i = first_batch_; i < batches_.size(); ++i) {
-      if (batches_[i].due > now) {
-        consider(batches_[i].due);
-        break;
-      }
-    }
-    if (released(now) > 0) {
+    const auto ready = released(now);  // moves the cursor to the first batch not yet due
+    if (due_upto_ < batches_.size()) consider(batches_[due_upto_].due);
+    if (ready > 0) {
       if (faults_.slice_max > 0) consider(next_slice_at_);
       if (faults_.bytes_per_second > 0) {
         // Wake when enough tokens for a useful write have gathered, not for every byte.
-        const double wanted =
-            std::min(static_cast<double>(released(now)), std::max(1.0, burst() / 4));
+        const double wanted = std::min(static_cast<double>(ready), std::max(1.0, burst() / 4));
         if (tokens_ < wanted) {
           const auto wait =
               std::chrono::duration<double>((wanted - tokens_) / faults_.bytes_per_second);

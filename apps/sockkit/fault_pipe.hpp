@@ -94,8 +94,9 @@ class FaultPipe {
   };
   std::vector<Batch> batches_;
   std::size_t first_batch_ = 0;
-  std::uint64_t pushed_ = 0;     // bytes pushed in so far
-  std::uint64_t forwarded_ = 0;  // bytes written out so far
+  mutable std::size_t due_upto_ = 0;  // batches before it are due (a cache for released())
+  std::uint64_t pushed_ = 0;          // bytes pushed in so far
+  std::uint64_t forwarded_ = 0;       // bytes written out so far
   Clock::time_point last_due_{};
   // The bandwidth bucket and the slicer.
   double tokens_ = 0;
