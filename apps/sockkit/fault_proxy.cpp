@@ -102,20 +102,22 @@ class FaultProxy::Loop {
 
 void FaultProxy::Loop::run() {
   std::array<epoll_event, 256> events{};
+  // The earliest connection's wake, from the last pass (max: none, wait up to a second).
+  auto wake = Clock::time_point::max();
   while (!proxy_.stopping_.load(std::memory_order_acquire)) {
-    auto now = Clock::now();
-    std::optional<Clock::time_point> wake;
-    for (const auto& c : slots_) {
-      if (c.open && c.wake && (!wake || *c.wake < *wake)) wake = c.wake;
-    }
-    const auto timeout =
-        wake ? std::clamp<Clock::duration>(*wake - now, 0ns, 1s) : Clock::duration(1s);
+    const auto timeout = wake == Clock::time_point::max()
+                             ? Clock::duration(1s)
+                             : std::clamp<Clock::duration>(wake - Clock::now(), 0ns, 1s);
     std::error_code ec;
     const auto ready = epoll_.wait(events, timeout, ec);
-    now = Clock::now();
+    const auto now = Clock::now();
     for (std::size_t i = 0; i < ready; ++i) on_event(events[i].data.u64, events[i].events, now);
+    // One pass: serve the connections that are due, and find when the next one will be.
+    wake = Clock::time_point::max();
     for (std::size_t slot = 0; slot < slots_.size(); ++slot) {
-      if (slots_[slot].open && slots_[slot].wake && *slots_[slot].wake <= now) service(slot, now);
+      const auto& c = slots_[slot];
+      if (c.open && c.wake && *c.wake <= now) service(slot, now);
+      if (c.open && c.wake) wake = std::min(wake, *c.wake);
     }
   }
   for (std::size_t slot = 0; slot < slots_.size(); ++slot) {
