@@ -178,8 +178,11 @@ class Server:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, kind, *_):
         self.kill()
+        if kind is not None:  # a failing test shows what the server said
+            print(f"sockkit serve (exit {self.proc.returncode}) stderr, last 20 lines:\n"
+                  + "".join(self.stderr[-20:]), flush=True)
 
 
 def closed_by(stats, reason):

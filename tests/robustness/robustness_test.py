@@ -851,6 +851,8 @@ class RobustnessTest(EngineCase):
                     except ConnectionRefusedError:
                         refused_after = time.monotonic() - signalled
                         break
+                    except ConnectionResetError:
+                        pass  # queued when the listener closed: the kernel resets it; try again
                     time.sleep(0.01)
                 idle_ends = [ends_within(c, 0.5) for c in idle]
                 idle_closed_after = time.monotonic() - signalled
