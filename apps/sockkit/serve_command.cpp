@@ -13,6 +13,7 @@
 #include "connection_log.hpp"
 #include "sockkit/net/endpoint.hpp"
 #include "sockkit/server/engine.hpp"
+#include "stats_signal.hpp"
 #include "stop_signals.hpp"
 #include "units.hpp"
 
@@ -83,7 +84,8 @@ ServeCommand::ServeCommand(CLI::App& parent) {
 With no arguments: echo on 127.0.0.1:65432, like the tutorial's server. Every resource a
 client can make the server hold has a limit, and every limit is a flag with a safe default.
 SIGINT or SIGTERM stops accepting at once and lets active clients finish within
---drain-timeout; a second signal exits at once.
+--drain-timeout; a second signal exits at once. SIGUSR1 prints one stats line (as
+--stats-interval does) without stopping anything.
 
 Exit status: 0 after a clean stop, 1 when the server cannot start (port in use, permission
 denied), 2 for bad usage.
@@ -264,15 +266,27 @@ int ServeCommand::run() {
     std::cerr << "sockkit serve: warning: listening on every interface; other machines can "
                  "connect (use 127.0.0.1:PORT for this machine only)\n";
   }
-  std::cout << "Listening on " << engine->local_address()
-            << " (engine: " << server::to_string(engine_kind)
-            << ", protocol: " << proto::to_string(config.protocol) << ")" << std::endl;
-
+  std::mutex print_mutex;  // the interval and SIGUSR1 lines come from two threads
+  const auto print_stats = [&] {
+    const auto now = engine->stats();
+    const std::lock_guard lock(print_mutex);
+    std::cout << (json_ ? to_json(now).dump() : stats_line(now)) << std::endl;
+  };
+  std::optional<StatsSignal> stats_signal;
+  try {
+    stats_signal.emplace(print_stats);
+  } catch (const std::exception& e) {
+    std::cerr << "sockkit serve: " << e.what() << "\n";
+    return 1;
+  }
   std::optional<StopSignals> signals;
   signals.emplace([&engine] {
     std::cerr << "sockkit serve: stopping (a second signal exits at once)\n";
     engine->stop();
   });
+  std::cout << "Listening on " << engine->local_address()
+            << " (engine: " << server::to_string(engine_kind)
+            << ", protocol: " << proto::to_string(config.protocol) << ")" << std::endl;
 
   std::mutex mutex;
   std::condition_variable done_cv;
@@ -281,10 +295,7 @@ int ServeCommand::run() {
   if (interval.count() > 0) {
     reporter = std::thread([&] {
       std::unique_lock lock(mutex);
-      while (!done_cv.wait_for(lock, interval, [&] { return done; })) {
-        const auto now = engine->stats();
-        std::cout << (json_ ? to_json(now).dump() : stats_line(now)) << std::endl;
-      }
+      while (!done_cv.wait_for(lock, interval, [&] { return done; })) print_stats();
     });
   }
 
@@ -297,6 +308,7 @@ int ServeCommand::run() {
   done_cv.notify_all();
   if (reporter.joinable()) reporter.join();
   signals.reset();
+  stats_signal.reset();
 
   const auto stats = engine->stats();
   if (json_) {

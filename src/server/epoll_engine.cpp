@@ -92,7 +92,8 @@ void EpollEngine::Loop::run() {
   while (!(draining && open_count_ == 0)) {
     std::error_code ec;
     const auto wait = std::clamp<Clock::duration>(next_tick - Clock::now(), 0ns, kTimerTick);
-    const auto ready = epoll_.wait(events, wait, ec);
+    const auto ready = epoll_.wait(events, wait, ec);  // EINTR: 0 events, no error
+    if (ec) sys::throw_error(ec, "epoll_wait");        // never retried blindly (a spin)
     const auto now = Clock::now();
     if (!draining && engine_.stop_.requested()) {
       draining = true;

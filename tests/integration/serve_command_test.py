@@ -77,6 +77,25 @@ class ServeCommandTest(unittest.TestCase):
             self.assertEqual(closed[reason], 0, reason)
         self.assertEqual(stats["active"], 0)
 
+    def test_sigusr1_prints_one_stats_line_and_serving_goes_on(self):
+        for engine in ["threaded", "epoll", "uring"]:
+            server = Server("--engine", engine)
+            with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as s:
+                s.sendall(b"hello")
+                self.assertEqual(s.recv(100), b"hello")
+                server.proc.send_signal(signal.SIGUSR1)
+                watchdog = threading.Timer(TIMEOUT, server.proc.kill)  # bounds the read
+                watchdog.start()
+                line = server.proc.stdout.readline()
+                watchdog.cancel()
+                self.assertRegex(line, r"^stats accepted=1 active=1 rejected=0 bytes_in=5 "
+                                       r"bytes_out=5$", engine)
+                s.sendall(b"again")
+                self.assertEqual(s.recv(100), b"again", engine)
+            code, out, _ = server.stop()
+            self.assertEqual(code, 0, engine)
+            self.assertRegex(out, r"^stats accepted=1 active=0 ", engine)
+
     def test_stop_signal_drains_and_a_second_one_exits_at_once(self):
         server = Server("--drain-timeout", "20s")
         client = socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT)

@@ -78,6 +78,7 @@ class Server:
         self.address = (host.strip("[]"), int(port))
         self.pid = self.proc.pid
         self.latest = {}
+        self.stats_lines = 0  # one a --stats-interval, and one per SIGUSR1
         self.final = None
         self.stderr = []
         self._stats = queue.Queue()
@@ -99,6 +100,7 @@ class Server:
                     buffer = ""
             elif line.startswith("{"):
                 self.latest = json.loads(line)
+                self.stats_lines += 1
 
     def _read_stderr(self):
         for line in self.proc.stderr:

@@ -7,6 +7,7 @@ These are the fast variants; SOCKKIT_SOAK=1 (scripts/test --soak) runs the full 
 Run by CTest, one test per case, each in a network namespace of its own (in_netns.sh):
 robustness_test.py RobustnessTest.test_..."""
 
+import ctypes
 import hashlib
 import os
 import random
@@ -22,6 +23,10 @@ import unittest
 
 from harness import (SANITIZED, SOAK, SOCKKIT, TIMEOUT, Canary, EngineCase, Server, closed_by,
                      closed_total, echo, ends_within, frame, hung_up_within, report, run_bench)
+
+libc = ctypes.CDLL(None, use_errno=True)
+# tgkill(2), a signal to one thread of another process (F3); not in Python's os module.
+SYS_TGKILL = {"x86_64": 234, "aarch64": 131}[os.uname().machine]
 
 
 # The client of S5, run in the other namespace: connects, says "ready" once the
@@ -717,6 +722,59 @@ class RobustnessTest(EngineCase):
                 probe.close()
                 code, _ = server.stop()
                 self.assertEqual(code, 0)
+
+    def test_f3_a_signal_storm_interrupts_every_wait_and_loses_nothing(self):
+        # SIGUSR1 has a handler in serve (it prints a stats line) and lands on the engine's
+        # own threads, so their epoll_wait, io_uring_enter, accept, read and write calls are
+        # interrupted (EINTR) about a thousand times a second while 200 clients are served.
+        connections, seconds = (200, 30) if SOAK else (200, 4)
+        for engine in self.engines(["epoll", "uring", "threaded"]):
+            with Server(engine, "--max-connections", "1000") as server:
+                with open(f"/proc/{server.pid}/status") as f:
+                    caught = int(next(l for l in f if l.startswith("SigCgt:")).split()[1], 16)
+                self.assertTrue(caught & (1 << (signal.SIGUSR1 - 1)), "no SIGUSR1 handler")
+                sent = 0
+                storming = True
+
+                def storm():
+                    # A signal sent to the process goes to its main thread whenever that
+                    # one can take it, so the storm is aimed at each thread in turn
+                    # (tgkill): every engine loop and client thread gets its share.
+                    nonlocal sent
+                    while storming:
+                        for tid in os.listdir(f"/proc/{server.pid}/task"):
+                            if not storming:
+                                break
+                            if libc.syscall(SYS_TGKILL, server.pid, int(tid), signal.SIGUSR1) == 0:
+                                sent += 1
+                            time.sleep(0.001)
+
+                stormer = threading.Thread(target=storm)
+                lines_before = server.stats_lines
+                started = time.monotonic()
+                stormer.start()
+                try:
+                    bench = run_bench(server.target, "-c", str(connections), "-s", "1-16KiB",
+                                      "-d", f"{seconds}s", "--warmup", "0s",
+                                      timeout=seconds + 60)
+                finally:
+                    storming = False
+                    stormer.join()
+                elapsed = time.monotonic() - started
+                time.sleep(0.3)  # the last signals' lines
+                lines = server.stats_lines - lines_before
+                report("F3", engine=engine, signals=sent, per_s=round(sent / elapsed),
+                       stats_lines=lines)
+                self.assertEqual(bench.returncode, 0, bench.stdout + bench.stderr)
+                self.assertIn("errors     none", bench.stdout)
+                self.assertTrue(server.alive())
+                # Signals that arrive together make one line, but far more than the
+                # interval's own lines (one each 100 ms) came.
+                self.assertGreater(lines, 2 * elapsed * 10)
+                code, stats = server.stop()
+                self.assertEqual(code, 0)
+                self.assertEqual(stats["accepted"], connections)
+                self.assertEqual(closed_total(stats), stats["accepted"])
 
     def test_f4_partial_writes_and_a_long_pause_without_a_busy_loop(self):
         size = (100 << 20) if SOAK else (4 << 20)
