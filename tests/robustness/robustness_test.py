@@ -9,6 +9,7 @@ robustness_test.py RobustnessTest.test_..."""
 
 import ctypes
 import hashlib
+import json
 import os
 import random
 import selectors
@@ -850,6 +851,47 @@ class RobustnessTest(EngineCase):
                         proxy.communicate(timeout=10)
                     self.assertIsNotNone(server.wait_stats(lambda s: s["active"] == 0, 3), name)
                 self.audit(server)
+
+    def test_f6_the_load_generator_rides_through_a_server_restart(self):
+        # (a) and (b), refused and black-holed connects, are client_commands_test.py's.
+        connections = 10
+        for engine in self.engines():
+            first = Server(engine)
+            address = first.target
+            bench = subprocess.Popen([SOCKKIT, "bench", address, "-c", str(connections),
+                                      "-d", "3s", "--warmup", "0s", "--json"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            try:
+                time.sleep(1)
+                first.proc.kill()
+                killed = time.monotonic()
+                first.kill()
+                time.sleep(0.5)
+                with Server(engine, listen=address) as second:
+                    down = time.monotonic() - killed
+                    out, err = bench.communicate(timeout=TIMEOUT)
+                    code, stats = second.stop()
+            finally:
+                first.kill()
+                if bench.poll() is None:
+                    bench.kill()
+                    bench.communicate()
+            result = json.loads(out)
+            errors = result["errors"]
+            report("F6", engine=engine, down_ms=round(down * 1000),
+                   connect_errors=errors["connect_errors"], resets=errors["resets"],
+                   early_closes=errors["early_closes"], connects=result["connects"])
+            self.assertEqual(bench.returncode, 1, "errors make a non-zero exit: " + err)
+            # Every connection lost its server once, then was refused until the new one
+            # listened, retrying every 100 ms (+ up to 20 ms of housekeeping), then got back.
+            self.assertEqual(errors["resets"] + errors["early_closes"], connections)
+            self.assertGreaterEqual(errors["connect_errors"], connections)
+            self.assertLessEqual(errors["connect_errors"], connections * (down / 0.1 + 1))
+            self.assertEqual(errors["mismatches"] + errors["other"], 0)
+            self.assertEqual(result["connects"], 2 * connections)
+            self.assertEqual(code, 0)
+            self.assertEqual(stats["accepted"], connections)
+            self.assertGreater(stats["bytes_out"], 0)
 
     def test_f7_io_uring_small_rings_and_stop_in_flight(self):
         for engine in self.engines(["uring"]):
