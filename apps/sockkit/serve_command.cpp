@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "connection_log.hpp"
+#include "privileges.hpp"
 #include "sockkit/net/endpoint.hpp"
 #include "sockkit/server/engine.hpp"
 #include "stats_signal.hpp"
@@ -96,6 +97,7 @@ Examples:
   sockkit serve --listen [::1]:9000 --protocol framed-echo --max-frame 64KiB
   sockkit serve --listen unix:/tmp/echo.sock --stats-interval 1s
   sockkit serve --idle-timeout 30s --max-connections 1000 --json
+  sudo sockkit serve --listen :80 --user nobody   # bind as root, then serve as nobody
   sockkit serve -v                                # log each connection to stderr)");
   command_
       ->add_option("-l,--listen", listen_,
@@ -156,6 +158,9 @@ Examples:
       ->capture_default_str();
   command_->add_option("--uring-buffer-size", uring_buffer_size_, "uring: each receive buffer")
       ->capture_default_str();
+  command_->add_option("--user", user_,
+                       "Once listening, run as this user (its own group, no others, no "
+                       "capabilities): start as root for a port below 1024, then drop root");
   command_->add_option("--stats-interval", stats_interval_, "Print a stats line this often");
   command_->add_flag("--json", json_,
                      "Print the final stats as JSON on exit (and each --stats-interval line as "
@@ -170,6 +175,7 @@ int ServeCommand::run() {
   server::EngineKind engine_kind{};
   std::chrono::milliseconds interval{0};
   bool every_interface = false;
+  std::optional<Account> account;
   try {
     const auto endpoint = parse_option(
         "--listen", listen_, [](const std::string& t) { return net::Endpoint::parse(t); });
@@ -217,6 +223,7 @@ int ServeCommand::run() {
     if (!stats_interval_.empty()) {
       interval = parse_option("--stats-interval", stats_interval_, parse_duration);
     }
+    if (!user_.empty()) account = find_account(user_);
     if (config.max_connections == 0)
       throw std::invalid_argument("--max-connections must be at least 1");
   } catch (const std::invalid_argument& e) {
@@ -261,6 +268,14 @@ int ServeCommand::run() {
   } catch (const std::exception& e) {
     std::cerr << "sockkit serve: " << e.what() << "\n";
     return 1;
+  }
+  if (account) {
+    try {
+      become(*account);  // listening already: nothing else needs root
+    } catch (const std::exception& e) {
+      std::cerr << "sockkit serve: " << e.what() << "\n";
+      return 1;
+    }
   }
   if (every_interface) {
     std::cerr << "sockkit serve: warning: listening on every interface; other machines can "

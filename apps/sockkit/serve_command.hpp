@@ -36,6 +36,7 @@ class ServeCommand {
   unsigned uring_queue_depth_ = 0;
   unsigned uring_buffers_ = 0;
   std::string uring_buffer_size_;
+  std::string user_;
   std::string stats_interval_;
   bool json_ = false;
   bool verbose_ = false;

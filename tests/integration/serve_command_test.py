@@ -143,7 +143,8 @@ class ServeCommandTest(unittest.TestCase):
         for args, message in [(["--engine", "uring-ish"], "--engine: 'uring-ish' is not one of auto, iterative"),
                               (["--protocol", "http"], "--protocol: 'http' is not one of"),
                               (["--idle-timeout", "soon"], "--idle-timeout: 'soon' is not a duration"),
-                              (["--listen", "[::1"], "missing ']'")]:
+                              (["--listen", "[::1"], "missing ']'"),
+                              (["--user", "no-such-user"], "--user: no user named 'no-such-user'")]:
             result = subprocess.run([SOCKKIT, "serve", *args], capture_output=True, text=True,
                                     timeout=TIMEOUT)
             self.assertEqual(result.returncode, 2, args)

@@ -61,8 +61,9 @@ class EngineCase(unittest.TestCase):
 class Server:
     """`sockkit serve --json --stats-interval 100ms` on a kernel-chosen port."""
 
-    def __init__(self, engine, *args, nofile=None, listen="127.0.0.1:0"):
-        cmd = [SOCKKIT, "serve", "--listen", listen, "--engine", engine, "--json",
+    def __init__(self, engine, *args, nofile=None, listen="127.0.0.1:0", launcher=()):
+        """`launcher` runs it (e.g. setpriv ...), execing the server: its pid is the server's."""
+        cmd = [*launcher, SOCKKIT, "serve", "--listen", listen, "--engine", engine, "--json",
                "--stats-interval", "100ms", *args]
         if nofile is not None:
             cmd = ["prlimit", f"--nofile={nofile}", "--", *cmd]

@@ -1048,6 +1048,48 @@ class RobustnessTest(EngineCase):
             _, err = every.communicate(timeout=10)
             self.assertEqual(len([l for l in err.splitlines() if "warning" in l]), 1, err)
 
+    def test_x3_root_binds_port_80_then_serves_as_nobody_and_nobody_serves_a_high_port(self):
+        # (a), a low port without privilege, is serve_command_test.py's.
+        if os.geteuid() != 0:
+            print(f"SKIP {self.id()}: needs root to bind port 80 and switch users", flush=True)
+            return
+        for engine in self.engines():
+            # (b) bind as root, then drop to nobody before serving anyone.
+            with Server(engine, "--user", "nobody", listen="127.0.0.1:80") as server:
+                with open(f"/proc/{server.pid}/status") as f:
+                    status = dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+                report("X3", engine=engine, uid=status["Uid"], gid=status["Gid"],
+                       cap_eff=status["CapEff"])
+                self.assertEqual(status["Uid"].split(), ["65534"] * 4)
+                self.assertEqual(status["Gid"].split(), ["65534"] * 4)
+                self.assertEqual(status["Groups"].strip(), "")
+                self.assertEqual(status["CapEff"], "0000000000000000")
+                self.assertEqual(status["CapPrm"], "0000000000000000")
+                bench = run_bench(server.target, "-c", "20", "-s", "1-8KiB", "-d", "500ms",
+                                  "--warmup", "0s")
+                self.assertIn("errors     none", bench.stdout, bench.stdout + bench.stderr)
+                code, _ = server.stop()
+                self.assertEqual(code, 0, "".join(server.stderr))
+            # (c) the server needs no root at all: started as nobody on a high port.
+            proc = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                   SOCKKIT, "serve", "--engine", engine, "--listen",
+                                   "127.0.0.1:0", "--user", "root"],
+                                  capture_output=True, text=True, timeout=TIMEOUT)
+            if proc.stderr.startswith("setpriv: failed to execute"):
+                print(f"SKIP {self.id()} (c): nobody cannot run the binary here", flush=True)
+                continue
+            # nobody asking to become root is refused, clearly, before serving anyone
+            self.assertEqual(proc.returncode, 1)
+            self.assertEqual(proc.stderr,
+                             "sockkit serve: --user root: setgroups: Operation not permitted\n")
+            as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+            with Server(engine, launcher=as_nobody) as server:
+                bench = run_bench(server.target, "-c", "20", "-s", "1-8KiB", "-d", "500ms",
+                                  "--warmup", "0s")
+                self.assertIn("errors     none", bench.stdout, bench.stdout + bench.stderr)
+                code, _ = server.stop()
+                self.assertEqual(code, 0)
+
     def test_x4_log_injection_is_escaped_and_floods_are_throttled(self):
         hostile = [b"line\r\nsockkit serve: FAKE entry\r\n", b"\x1b[31mred\x1b[0m", b"\x00nul\x00",
                    b"\xff\xfe invalid utf-8 \xc3\x28", b"A" * (100 << 10)]
