@@ -2,14 +2,17 @@
 // engine drives, run through a fake transport with no kernel. The input picks a protocol
 // and limits, then scripts events one after another — the peer sends bytes, a read of k
 // bytes (a short read), EAGAIN, EINTR, a write that takes k bytes (a short write), a reset,
-// end of stream, the clock moving on (timers fire), a stop with a drain, and allocation
-// failure during a read. After every event the harness checks:
+// end of stream, the clock moving on (timers fire), a stop with a drain, allocation
+// failure during a read, and other connections taking or giving back the engine's buffer
+// budget. After every event the harness checks:
 //   - what the server wrote is a prefix of what the peer sent (echo and framed echo answer
 //     byte for byte; discard answers nothing), whatever the schedule;
 //   - the bytes it holds stay within the high-water mark plus one read;
 //   - a closed connection is never read, written or asked again (the script goes on, the
 //     harness refuses), and one that reached end of stream with nothing owed is closing;
-//   - an allocation failure closes the connection with `error`, and nothing else breaks.
+//   - an allocation failure closes the connection with `error`, and nothing else breaks;
+//   - with the budget spent, a connection that owes replies is not read, and one that owes
+//     none reads at most a trickle; at the end every byte it charged is given back.
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cstdio>
@@ -45,6 +48,7 @@ using namespace std::chrono_literals;
 using sockkit::proto::CloseReason;
 using sockkit::proto::ProtocolKind;
 using sockkit::server::ServerConfig;
+using sockkit::server::detail::BufferBudget;
 using sockkit::server::detail::Clock;
 using sockkit::server::detail::Session;
 
@@ -63,6 +67,8 @@ enum class Event : std::uint8_t {
   tick,
   stop,
   read_without_memory,
+  others_charge,   // other connections' buffers grow...
+  others_release,  // ...and shrink
   count
 };
 
@@ -113,8 +119,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   config.send_timeout = std::chrono::milliseconds(input.ConsumeIntegralInRange<int>(1, 2000));
   config.frame_timeout = std::chrono::milliseconds(input.ConsumeIntegralInRange<int>(1, 2000));
 
+  BufferBudget budget(input.ConsumeBool() ? 0
+                                          : input.ConsumeIntegralInRange<std::size_t>(1, 1 << 18));
+  std::size_t others = 0;  // what the other connections hold of the budget
   auto now = Clock::time_point{} + 1h;
-  Session session(config, now);
+  auto held = std::make_unique<Session>(config, budget, now);
+  Session& session = *held;
   std::vector<std::byte> sent;     // everything the peer sent
   std::size_t delivered = 0;       // of which the server has read this much
   std::vector<std::byte> written;  // everything the server wrote
@@ -131,8 +141,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   };
   const auto read = [&](std::size_t wanted) {
+    const bool owed = session.wants_write();
     if (!session.wants_read()) return;
-    const auto n = std::min({wanted, kMaxRead, sent.size() - delivered});
+    check(!(owed && budget.exhausted()), "read while owing replies with the budget spent");
+    const auto n = std::min({wanted, kMaxRead, session.read_limit(), sent.size() - delivered});
+    check(n <= std::max(budget.left(), Session::kTrickleRead), "read more than the budget left");
     if (n == 0) {
       if (peer_finished && !eof_seen) {  // read() returns 0
         eof_seen = true;
@@ -201,6 +214,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
         break;
       }
+      case Event::others_charge: {
+        const auto bytes = input.ConsumeIntegralInRange<std::size_t>(0, 1 << 18);
+        budget.charge(bytes);
+        others += bytes;
+        break;
+      }
+      case Event::others_release: {
+        const auto bytes = input.ConsumeIntegralInRange<std::size_t>(0, others);
+        budget.release(bytes);
+        others -= bytes;
+        break;
+      }
       case Event::count: break;
     }
     if (closed) break;
@@ -214,5 +239,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     close_if_due();
     if (!closed && eof_seen && !owes) check(false, "end of stream with nothing owed left it open");
   }
+  held.reset();
+  check(budget.used() == others, "a connection kept some of the budget after it ended");
   return 0;
 }

@@ -28,13 +28,14 @@ nlohmann::json to_json(const server::Stats& stats) {
   }
   return {{"accepted", stats.accepted},   {"rejected", stats.rejected},
           {"active", stats.active()},     {"bytes_in", stats.bytes_in},
-          {"bytes_out", stats.bytes_out}, {"closed_by_reason", closed}};
+          {"bytes_out", stats.bytes_out}, {"closed_by_reason", closed},
+          {"buffered", stats.buffered},   {"budget_pauses", stats.budget_pauses}};
 }
 
 std::string stats_line(const server::Stats& stats) {
-  return fmt::format("stats accepted={} active={} rejected={} bytes_in={} bytes_out={}",
+  return fmt::format("stats accepted={} active={} rejected={} bytes_in={} bytes_out={} buffered={}",
                      stats.accepted, stats.active(), stats.rejected, stats.bytes_in,
-                     stats.bytes_out);
+                     stats.bytes_out, stats.buffered);
 }
 
 // "IDLE,INTERVAL,COUNT" ("60s,10s,6"), or "0" for no keepalive.
@@ -76,6 +77,7 @@ ServeCommand::ServeCommand(CLI::App& parent) {
                            defaults.keepalive_interval.count(), defaults.keepalive_count);
   tcp_user_timeout_ = fmt::format("{}s", defaults.tcp_user_timeout.count() / 1000);
   socket_send_buffer_ = format_size(defaults.socket_send_buffer);
+  max_buffer_memory_ = format_size(defaults.max_buffer_memory);
   uring_queue_depth_ = defaults.uring.queue_depth;
   uring_buffers_ = defaults.uring.buffer_count;
   uring_buffer_size_ = format_size(defaults.uring.buffer_size);
@@ -133,6 +135,11 @@ Examples:
   command_
       ->add_option("--high-water-mark", high_water_mark_,
                    "Stop reading a client with this much unsent reply")
+      ->capture_default_str();
+  command_
+      ->add_option("--max-buffer-memory", max_buffer_memory_,
+                   "All clients' unsent replies together (0: no limit); once spent, a client "
+                   "holding replies is not read until they go")
       ->capture_default_str();
   command_->add_option("--backlog", backlog_, "Pending connections the kernel queues")
       ->capture_default_str();
@@ -212,6 +219,7 @@ int ServeCommand::run() {
     config.drain_timeout = parse_option("--drain-timeout", drain_timeout_, parse_duration);
     config.frames.max_frame = parse_option("--max-frame", max_frame_, parse_size);
     config.high_water_mark = parse_option("--high-water-mark", high_water_mark_, parse_size);
+    config.max_buffer_memory = parse_option("--max-buffer-memory", max_buffer_memory_, parse_size);
     config.socket_send_buffer =
         parse_option("--socket-send-buffer", socket_send_buffer_, parse_size);
     parse_keepalive(keepalive_, config);

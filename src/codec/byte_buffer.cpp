@@ -22,4 +22,9 @@ void ByteBuffer::clear() noexcept {
   start_ = 0;
 }
 
+void ByteBuffer::release() noexcept {
+  std::vector<std::byte>().swap(data_);
+  start_ = 0;
+}
+
 }  // namespace sockkit::codec

@@ -18,6 +18,7 @@ constexpr auto kReapEvery = 200ms;  // the threaded engine joins finished thread
 Stats BlockingEngineBase::stats() const {
   Stats total;
   counters_.add_to(total);
+  add_budget_to(total);
   return total;
 }
 
@@ -53,7 +54,7 @@ void IterativeEngine::run() {
     sys::Fd fd = accept_next();
     if (!fd) continue;
     counters_.accepted();
-    serve_blocking(std::move(fd), {config_, counters_, stop_});
+    serve_blocking(std::move(fd), {config_, counters_, stop_, budget_});
   }
 }
 
@@ -87,7 +88,7 @@ void ThreadedEngine::run() {
     try {
       client = &clients_.emplace_back();
       client->thread = std::thread([this, client, fd = std::move(fd)]() mutable {
-        serve_blocking(std::move(fd), {config_, counters_, stop_});
+        serve_blocking(std::move(fd), {config_, counters_, stop_, budget_});
         client->done.store(true, std::memory_order_release);
       });
       counters_.accepted();

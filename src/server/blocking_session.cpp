@@ -18,7 +18,7 @@ constexpr std::size_t kReadsPerWakeup = 4;
 
 proto::CloseReason serve_blocking(sys::Fd fd, const SessionContext& context) {
   prepare_client_socket(fd.get(), context.config);
-  Session session(context.config, Clock::now(), fd.get());
+  Session session(context.config, context.budget, Clock::now(), fd.get());
   std::array<std::byte, 64 * 1024> buffer;  // NOLINT: filled by recv before any read
   std::error_code ec;
 
@@ -55,7 +55,8 @@ proto::CloseReason serve_blocking(sys::Fd fd, const SessionContext& context) {
 
     if (reading && (watched[0].revents & (POLLIN | POLLHUP | POLLERR))) {
       for (std::size_t reads = 0; reads < kReadsPerWakeup && session.wants_read(); ++reads) {
-        const auto n = sys::recv(fd.get(), buffer, 0, ec);
+        const auto want = std::min(buffer.size(), session.read_limit());
+        const auto n = sys::recv(fd.get(), std::span(buffer).first(want), 0, ec);
         if (ec == std::errc::resource_unavailable_try_again) break;
         if (ec) return finish(reason_for(ec));
         if (n == 0) {
@@ -64,7 +65,7 @@ proto::CloseReason serve_blocking(sys::Fd fd, const SessionContext& context) {
         }
         context.stats.bytes_in(n);
         session.on_input(std::span(buffer).first(n), now);
-        if (n < buffer.size()) break;
+        if (n < want) break;
       }
     }
     if (session.wants_write()) {

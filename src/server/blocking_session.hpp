@@ -12,6 +12,7 @@ struct SessionContext {
   const ServerConfig& config;
   StatsCounters& stats;
   const StopSignal& stop;
+  BufferBudget& budget;
 };
 
 /// Serves `fd` (non-blocking, as accepted) with a fresh protocol until the

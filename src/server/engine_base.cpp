@@ -10,7 +10,8 @@ EngineBase::EngineBase(ServerConfig config)
     : config_(std::move(config)),
       listener_(net::StreamListener::bind(config_.listen, {.backlog = config_.backlog})),
       stop_(config_.drain_timeout),
-      log_(config_) {}
+      log_(config_),
+      budget_(config_.max_buffer_memory) {}
 
 EngineBase::~EngineBase() {
   stop();
@@ -50,6 +51,7 @@ void MultiLoopEngine::run() {
 Stats MultiLoopEngine::stats() const {
   Stats total;
   for (const auto& loop : loops_) loop->counters().add_to(total);
+  add_budget_to(total);
   return total;
 }
 

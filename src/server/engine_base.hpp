@@ -25,10 +25,17 @@ class EngineBase : public Engine {
   }
 
  protected:
+  /// The budget's figures, for stats().
+  void add_budget_to(Stats& total) const noexcept {
+    total.buffered = budget_.used();
+    total.budget_pauses = budget_.pauses();
+  }
+
   ServerConfig config_;
   net::StreamListener listener_;
   StopSignal stop_;
   ThrottledLog log_;
+  BufferBudget budget_;
 };
 
 /// One thread's event loop in a multi-loop engine; it counts what it serves.

@@ -51,6 +51,36 @@ class ThrottledLog {
   std::atomic<std::uint64_t> suppressed_{0};
 };
 
+/// The memory all of an engine's connections may hold for replies together
+/// (`max_buffer_memory`), shared by its threads. Sessions charge what their buffers
+/// allocate (not each message: steady traffic reuses the storage, so this is touched only
+/// when a buffer grows or is freed). 0: no limit.
+class BufferBudget {
+ public:
+  explicit BufferBudget(std::size_t limit) noexcept : limit_(limit) {}
+  void charge(std::size_t bytes) noexcept { used_.fetch_add(bytes, std::memory_order_relaxed); }
+  void release(std::size_t bytes) noexcept { used_.fetch_sub(bytes, std::memory_order_relaxed); }
+  /// Everything is spent: clients holding unsent replies are not read until they go.
+  [[nodiscard]] bool exhausted() const noexcept {
+    return limit_ != 0 && used_.load(std::memory_order_relaxed) >= limit_;
+  }
+  [[nodiscard]] std::size_t used() const noexcept { return used_.load(std::memory_order_relaxed); }
+  /// What may still be taken (all there is, without a limit).
+  [[nodiscard]] std::size_t left() const noexcept {
+    const auto now = used();
+    return limit_ == 0 ? ~std::size_t{0} : limit_ > now ? limit_ - now : 0;
+  }
+  void count_pause() noexcept { pauses_.fetch_add(1, std::memory_order_relaxed); }
+  [[nodiscard]] std::uint64_t pauses() const noexcept {
+    return pauses_.load(std::memory_order_relaxed);
+  }
+
+ private:
+  std::size_t limit_;
+  std::atomic<std::size_t> used_{0};
+  std::atomic<std::uint64_t> pauses_{0};
+};
+
 /// Errors from accept() that say nothing about the listener: the client went away first,
 /// a signal, a firewall rule. The server just accepts the next one.
 [[nodiscard]] bool is_transient_accept_error(const std::error_code& ec) noexcept;

@@ -160,7 +160,7 @@ void EpollEngine::Loop::accept_clients(Clock::time_point now) {
     }
     auto& c = slots_[slot];
     c.fd = std::move(fd);
-    c.session = std::make_unique<Session>(engine_.config_, now, c.fd.get());
+    c.session = std::make_unique<Session>(engine_.config_, engine_.budget_, now, c.fd.get());
     c.open = true;
     c.interest = EPOLLIN;
     epoll_.add(c.fd.get(), c.interest, token_of(slot, c.generation), ec);
@@ -179,7 +179,8 @@ void EpollEngine::Loop::on_event(std::uint64_t token, std::uint32_t events, Cloc
   if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && c.session->wants_read()) {
     for (std::size_t reads = 0; reads < kReadsPerEvent && c.session->wants_read(); ++reads) {
       std::error_code ec;
-      const auto n = sys::recv(c.fd.get(), buffer_, 0, ec);
+      const auto want = std::min(buffer_.size(), c.session->read_limit());
+      const auto n = sys::recv(c.fd.get(), std::span(buffer_).first(want), 0, ec);
       if (ec == std::errc::resource_unavailable_try_again) break;
       if (ec) return close(slot, reason_for(ec));
       if (n == 0) {
@@ -188,7 +189,7 @@ void EpollEngine::Loop::on_event(std::uint64_t token, std::uint32_t events, Cloc
       }
       counters_.bytes_in(n);
       c.session->on_input(std::span(buffer_).first(n), now);
-      if (n < buffer_.size()) break;
+      if (n < want) break;
     }
   }
   // All the replies to what was just read leave in one send.

@@ -35,8 +35,10 @@ struct Session::Watch {
   std::uint64_t bytes_out = 0;
 };
 
-Session::Session(const ServerConfig& config, Clock::time_point now, int peer_fd)
+Session::Session(const ServerConfig& config, BufferBudget& budget, Clock::time_point now,
+                 int peer_fd)
     : config_(config),
+      budget_(budget),
       protocol_(proto::make_protocol(config.protocol, config.frames)),
       last_traffic_(now),
       last_progress_(now) {
@@ -53,7 +55,16 @@ void Session::notify(const ConnectionEvent& event) const noexcept {
   }
 }
 
-Session::~Session() = default;
+Session::~Session() {
+  budget_.release(charged_);
+}
+
+void Session::account() noexcept {
+  const auto held = out_.capacity();
+  if (held > charged_) budget_.charge(held - charged_);
+  if (held < charged_) budget_.release(charged_ - held);
+  charged_ = held;
+}
 
 void Session::on_close(proto::CloseReason reason) noexcept {
   if (!watch_) return;
@@ -71,9 +82,14 @@ void Session::on_input(std::span<const std::byte> bytes, Clock::time_point now) 
   } catch (const std::exception&) {
     // Out of memory for this client's replies (or a protocol that failed): the stream can
     // no longer be answered byte for byte, so it ends now, owing nothing, and only it.
-    out_.clear();
+    out_.release();
     message_started_.reset();
     ending_ = proto::CloseReason::error;
+  }
+  account();
+  if (!out_.empty() && budget_.exhausted() && !budget_paused_) {
+    budget_paused_ = true;  // not read again until its replies have gone
+    budget_.count_pause();
   }
 }
 
@@ -101,6 +117,14 @@ void Session::on_end_of_stream() {
 
 void Session::on_sent(std::size_t count, Clock::time_point now) {
   out_.consume(count);
+  if (out_.empty()) {
+    budget_paused_ = false;
+    // With the budget spent, storage nobody is using goes back to it.
+    if (budget_.exhausted() && out_.capacity() > 0) {
+      out_.release();
+      account();
+    }
+  }
   if (watch_) watch_->bytes_out += count;
   if (count > 0) {
     last_traffic_ = last_progress_ = now;

@@ -20,7 +20,9 @@ class Session {
  public:
   /// `peer_fd`: the client's socket, asked for its address only when
   /// `config.on_connection` watches connections (then the opening is reported at once).
-  Session(const ServerConfig& config, Clock::time_point now, int peer_fd = -1);
+  /// `budget`: the engine's, charged with what this connection's reply buffer allocates.
+  Session(const ServerConfig& config, BufferBudget& budget, Clock::time_point now,
+          int peer_fd = -1);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -36,10 +38,18 @@ class Session {
   /// The engine closed the connection for `reason` (reported to `config.on_connection`).
   void on_close(proto::CloseReason reason) noexcept;
 
-  /// Read more only while not ending and below the high-water mark.
+  /// Read more only while not ending, below the high-water mark, and either owing nothing
+  /// or with the engine's buffer budget not spent.
   [[nodiscard]] bool wants_read() const noexcept {
-    return !ending_ && out_.size() < config_.high_water_mark;
+    return !ending_ && out_.size() < config_.high_water_mark &&
+           (out_.empty() || !budget_.exhausted());
   }
+  /// The most the next read should take: what is left of the budget, and at least a
+  /// trickle (once it is spent, only clients that owe nothing are read, a little at a time).
+  [[nodiscard]] std::size_t read_limit() const noexcept {
+    return std::max(budget_.left(), kTrickleRead);
+  }
+  static constexpr std::size_t kTrickleRead = 4096;
   [[nodiscard]] bool wants_write() const noexcept { return !out_.empty(); }
   [[nodiscard]] std::span<const std::byte> pending_output() const noexcept {
     return out_.readable();
@@ -66,10 +76,14 @@ class Session {
  private:
   void notify(const ConnectionEvent& event) const noexcept;
   void take_input(std::span<const std::byte> bytes, Clock::time_point now);
+  void account() noexcept;  // charges the budget for what out_ allocated since
 
   const ServerConfig& config_;
+  BufferBudget& budget_;
   std::unique_ptr<proto::Protocol> protocol_;
   codec::ByteBuffer out_;
+  std::size_t charged_ = 0;          // out_'s storage, as the budget was told
+  bool budget_paused_ = false;       // counted once per pause
   Clock::time_point last_traffic_;   // any byte in or out
   Clock::time_point last_progress_;  // a write that moved bytes, or nothing owed
   std::optional<Clock::time_point> message_started_;

@@ -78,6 +78,7 @@ class UringEngine::Loop final : public EventLoop {
     // output itself may move as it grows). Bytes before `sent` have gone out; a short send
     // continues from there without copying again.
     std::vector<std::byte> sending;
+    std::size_t sending_charged = 0;  // its storage, as the budget was told
     std::size_t sent = 0;
     std::uint32_t generation = 0;
     bool open = false;
@@ -94,6 +95,13 @@ class UringEngine::Loop final : public EventLoop {
   void on_recv(std::size_t slot, const io_uring_cqe& cqe, Clock::time_point now);
   void on_send(std::size_t slot, int result, Clock::time_point now);
   void pump(std::size_t slot, Clock::time_point now);
+  /// Frees the send copy's storage and gives it back to the budget.
+  void release_copy(Connection& c) noexcept {
+    engine_.budget_.release(c.sending_charged);
+    c.sending_charged = 0;
+    std::vector<std::byte>().swap(c.sending);  // (`= {}` would keep the storage)
+    c.sent = 0;
+  }
   void recycle(unsigned buffer_id);
   bool provide_more_buffers();
   [[nodiscard]] std::byte* buffer(unsigned id) const noexcept {
@@ -221,7 +229,9 @@ void UringEngine::Loop::arm_accept() {
 void UringEngine::Loop::arm_recv(std::size_t slot) {
   auto& c = slots_[slot];
   auto* entry = sqe();
-  io_uring_prep_recv(entry, c.fd.get(), nullptr, sizes_.buffer_size, 0);
+  // A length below the buffer's caps what the kernel puts in it (the budget's trickle).
+  const auto want = std::min<std::size_t>(sizes_.buffer_size, c.session->read_limit());
+  io_uring_prep_recv(entry, c.fd.get(), nullptr, static_cast<unsigned>(want), 0);
   entry->flags |= IOSQE_BUFFER_SELECT;
   entry->buf_group = kBufferGroup;
   io_uring_sqe_set_data64(entry, user_data(Op::recv, slot, c.generation));
@@ -369,7 +379,7 @@ void UringEngine::Loop::on_accept(int result, bool more, Clock::time_point now) 
     }
     auto& c = slots_[slot];
     c.fd = std::move(fd);
-    c.session = std::make_unique<Session>(engine_.config_, now, c.fd.get());
+    c.session = std::make_unique<Session>(engine_.config_, engine_.budget_, now, c.fd.get());
     c.open = true;
     c.recv_armed = false;
     c.send_in_flight = false;
@@ -413,6 +423,9 @@ void UringEngine::Loop::on_send(std::size_t slot, int result, Clock::time_point 
   counters_.bytes_out(static_cast<std::size_t>(result));
   c.session->on_sent(static_cast<std::size_t>(result), now);
   c.sent += static_cast<std::size_t>(result);  // a short send: the rest of the copy goes next
+  if (c.sent == c.sending.size() && !c.session->wants_write() && engine_.budget_.exhausted()) {
+    release_copy(c);  // the copy's storage goes back too
+  }
   pump(slot, now);
 }
 
@@ -425,6 +438,11 @@ void UringEngine::Loop::pump(std::size_t slot, Clock::time_point now) {
     if (c.sent == c.sending.size()) {  // all of the copy went out: copy what is owed now
       const auto pending = c.session->pending_output();
       c.sending.assign(pending.begin(), pending.end());
+      if (c.sending.capacity() != c.sending_charged) {  // the copy counts too
+        engine_.budget_.charge(c.sending.capacity());
+        engine_.budget_.release(c.sending_charged);
+        c.sending_charged = c.sending.capacity();
+      }
       c.sent = 0;
     }
     auto* entry = sqe();
@@ -454,7 +472,7 @@ void UringEngine::Loop::close(std::size_t slot, proto::CloseReason reason) {
   sys::shutdown(c.fd.get(), SHUT_RDWR, ignored);
   c.fd.reset();
   c.session.reset();
-  c.sending = {};  // a slot waiting for its next client holds no memory
+  release_copy(c);  // a slot waiting for its next client holds no memory
   c.open = false;
   ++c.generation;
   free_slots_.push_back(slot);

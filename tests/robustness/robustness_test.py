@@ -1136,5 +1136,76 @@ class RobustnessTest(EngineCase):
                 self.audit(server)
 
 
+
+    def test_x5_a_global_buffer_budget_bounds_every_client_together(self):
+        count, budget_mib = (2000, 64) if SOAK else (500, 32)
+        for engine in self.engines():
+            with Server(engine, "--max-buffer-memory", f"{budget_mib}MiB", "--send-timeout", "60s",
+                        "--max-connections", str(count + 100)) as server:
+                # B: the canary's p99 on a quiet server.
+                quiet = Canary(server.address)
+                time.sleep(1)
+                quiet_p99 = quiet.stop().p99()
+                canary = Canary(server.address)
+                baseline = server.rss_kib()
+                clients = []
+                for _ in range(count):
+                    c = server.connect()
+                    c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                    c.setblocking(False)
+                    clients.append(c)
+                # Each sends up to 1 MiB as fast as the server takes it, never reading;
+                # the server's RSS is sampled every 100 ms meanwhile and for 2 s after.
+                chunk = os.urandom(65536)
+                sent = [0] * count
+                peak_rss = peak_held = 0
+                last_sample = 0.0
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline:
+                    moved = 0
+                    for i, c in enumerate(clients):
+                        if sent[i] >= 1 << 20:
+                            continue
+                        try:
+                            n = c.send(chunk[: min(65536, (1 << 20) - sent[i])])
+                        except BlockingIOError:
+                            continue
+                        sent[i] += n
+                        moved += n
+                    if time.monotonic() - last_sample >= 0.1:
+                        last_sample = time.monotonic()
+                        peak_rss = max(peak_rss, server.rss_kib())
+                        peak_held = max(peak_held, server.stats(fresh=False).get("buffered", 0))
+                    if moved == 0:
+                        break  # everyone is stuck: the server reads nobody's bytes any more
+                for _ in range(20):
+                    time.sleep(0.1)
+                    peak_rss = max(peak_rss, server.rss_kib())
+                    peak_held = max(peak_held, server.stats(fresh=False).get("buffered", 0))
+                stats = server.stats()
+                alive = server.alive()
+                canary.stop()
+                report("X5", engine=engine, clients=count, budget_mib=budget_mib,
+                       rss_growth_mib=round((peak_rss - baseline) / 1024, 1),
+                       peak_buffered_mib=round(peak_held / (1 << 20), 1),
+                       pauses=stats.get("budget_pauses"), sent_mib=round(sum(sent) / (1 << 20)),
+                       canary_p99_ms=round(canary.p99() * 1000, 1),
+                       quiet_p99_ms=round(quiet_p99 * 1000, 1))
+                self.assertTrue(alive)
+                self.assertIsNone(canary.failure)
+                # Without the budget these clients would make it hold count x 256 KiB.
+                self.assertGreater(stats["budget_pauses"], 0)
+                self.assertLessEqual(peak_held, (budget_mib << 20) + count * 2 * 4096 + (4 << 20))
+                if SANITIZED:
+                    print("NOTE X5: RSS bound not checked under sanitizers (shadow memory)")
+                else:
+                    self.assertLessEqual(peak_rss, baseline + budget_mib * 1024 + 24 * 1024)
+                self.assertLessEqual(canary.p99(), max(3 * quiet_p99, 0.05))
+                for c in clients:
+                    c.close()
+                after = server.wait_stats(lambda s: s["active"] == 0 and s["buffered"] < 1 << 20)
+                self.assertIsNotNone(after, "the budget was not given back")
+                self.audit(server)
+
 if __name__ == "__main__":
     unittest.main()

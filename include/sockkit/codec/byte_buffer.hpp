@@ -19,6 +19,8 @@ class ByteBuffer {
   /// Drops the first `count` unread bytes (at most `size()`).
   void consume(std::size_t count) noexcept;
   void clear() noexcept;
+  /// Empties it and frees its storage (the next append allocates again).
+  void release() noexcept;
 
   [[nodiscard]] std::size_t size() const noexcept { return data_.size() - start_; }
   [[nodiscard]] bool empty() const noexcept { return size() == 0; }

@@ -15,6 +15,9 @@ struct Stats {
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
   std::array<std::uint64_t, proto::kCloseReasonCount> closed{};
+  std::uint64_t buffered = 0;       // bytes the reply buffers hold now (max_buffer_memory)
+  std::uint64_t budget_pauses = 0;  // times a client was left holding replies with the
+                                    // budget spent, so not read until they went
 
   [[nodiscard]] std::uint64_t closed_by(proto::CloseReason reason) const noexcept {
     return closed[static_cast<std::size_t>(reason)];

@@ -28,11 +28,12 @@ class SessionTest : public testing::Test {
   }
 
   ServerConfig config_;
+  BufferBudget budget_{0};  // no limit, unless a test makes its own
   const Clock::time_point t0_ = Clock::now();
 };
 
 TEST_F(SessionTest, IdleMeansNoTrafficEitherWay) {
-  Session s(config_, t0_);
+  Session s(config_, budget_, t0_);
   EXPECT_FALSE(due(s, 9s));
   s.on_input(bytes("hi"), t0_ + 9s);
   s.on_sent(2, t0_ + 9s);
@@ -42,7 +43,7 @@ TEST_F(SessionTest, IdleMeansNoTrafficEitherWay) {
 }
 
 TEST_F(SessionTest, SendTimeoutCountsFromTheLastProgress) {
-  Session s(config_, t0_);
+  Session s(config_, budget_, t0_);
   s.on_input(bytes("0123456789"), t0_);
   EXPECT_TRUE(s.wants_write());
   s.on_sent(4, t0_ + 1500ms);  // progress resets the clock
@@ -51,7 +52,7 @@ TEST_F(SessionTest, SendTimeoutCountsFromTheLastProgress) {
 }
 
 TEST_F(SessionTest, AboveTheHighWaterMarkItStopsReading) {
-  Session s(config_, t0_);
+  Session s(config_, budget_, t0_);
   const std::string big(150, 'x');
   s.on_input(bytes(big), t0_);
   EXPECT_FALSE(s.wants_read());
@@ -61,7 +62,7 @@ TEST_F(SessionTest, AboveTheHighWaterMarkItStopsReading) {
 
 TEST_F(SessionTest, TheFrameTimeoutIsAbsoluteFromTheFirstByte) {
   config_.protocol = proto::ProtocolKind::framed_echo;
-  Session s(config_, t0_);
+  Session s(config_, budget_, t0_);
   // One byte of a header every second: the frame never completes, and dripping does not
   // restart the clock.
   for (int i = 0; i < 3; ++i) {
@@ -72,7 +73,7 @@ TEST_F(SessionTest, TheFrameTimeoutIsAbsoluteFromTheFirstByte) {
 }
 
 TEST_F(SessionTest, EndOfStreamFlushesBeforeClosing) {
-  Session s(config_, t0_);
+  Session s(config_, budget_, t0_);
   s.on_input(bytes("last words"), t0_);
   s.on_end_of_stream();
   EXPECT_FALSE(s.wants_read());
@@ -83,7 +84,7 @@ TEST_F(SessionTest, EndOfStreamFlushesBeforeClosing) {
 
 TEST_F(SessionTest, EndOfStreamInsideAFrameIsTruncated) {
   config_.protocol = proto::ProtocolKind::framed_echo;
-  Session s(config_, t0_);
+  Session s(config_, budget_, t0_);
   s.on_input(bytes(std::string_view("\0\0\0\x05"
                                     "ab",
                                     6)),
@@ -94,7 +95,7 @@ TEST_F(SessionTest, EndOfStreamInsideAFrameIsTruncated) {
 
 TEST_F(SessionTest, AProtocolVerdictClosesAfterTheFlush) {
   config_.protocol = proto::ProtocolKind::framed_echo;
-  Session s(config_, t0_);
+  Session s(config_, budget_, t0_);
   s.on_input(bytes(std::string_view("\0\0\0\x01"
                                     "aGET ",
                                     9)),
@@ -105,10 +106,10 @@ TEST_F(SessionTest, AProtocolVerdictClosesAfterTheFlush) {
 }
 
 TEST_F(SessionTest, DrainClosesAQuietConnectionAtOnceAndABusyOneAtTheDeadline) {
-  Session quiet(config_, t0_);
+  Session quiet(config_, budget_, t0_);
   EXPECT_EQ(quiet.due(t0_ + 1s, true, t0_ + 6s), CloseReason::server_stopping);
 
-  Session busy(config_, t0_);
+  Session busy(config_, budget_, t0_);
   busy.on_input(bytes("x"), t0_ + 990ms);
   busy.on_sent(1, t0_ + 990ms);
   EXPECT_FALSE(busy.due(t0_ + 1s, true, t0_ + 6s)) << "active 10 ms ago: it may finish";
@@ -124,7 +125,7 @@ TEST_F(SessionTest, DrainClosesAQuietConnectionAtOnceAndABusyOneAtTheDeadline) {
 // Regression: a connection busy when stop() came and quiet after it was kept for the whole
 // drain (5 s with the tutorial's client, which had just been answered).
 TEST_F(SessionTest, DrainClosesAConnectionOnceItFallsQuiet) {
-  Session s(config_, t0_);
+  Session s(config_, budget_, t0_);
   s.on_input(bytes("x"), t0_ + 990ms);
   EXPECT_FALSE(s.due(t0_ + 1s, true, t0_ + 6s)) << "it owes the echo";
   s.on_sent(1, t0_ + 1s);
@@ -136,7 +137,7 @@ TEST_F(SessionTest, DrainClosesAConnectionOnceItFallsQuiet) {
 // A connection that has ended for a reason of its own keeps that reason when the stop finds
 // it quiet: the stats say why it really closed.
 TEST_F(SessionTest, AnEndingConnectionKeepsItsReasonWhileDraining) {
-  Session s(config_, t0_);
+  Session s(config_, budget_, t0_);
   s.on_input(bytes("bye"), t0_);
   s.on_sent(3, t0_);
   s.on_end_of_stream();
@@ -146,7 +147,7 @@ TEST_F(SessionTest, AnEndingConnectionKeepsItsReasonWhileDraining) {
 // The send timeout counts progress the kernel reports (its send queue shrinking) as well as
 // writes: a slow reader frees too little for the socket to be writable, but it reads.
 TEST_F(SessionTest, AShrinkingKernelQueueIsProgress) {
-  Session s(config_, t0_);
+  Session s(config_, budget_, t0_);
   s.on_input(bytes("0123456789"), t0_);
   EXPECT_FALSE(s.wants_unsent_check(t0_ + 100ms)) << "too soon to ask";
   ASSERT_TRUE(s.wants_unsent_check(t0_ + 500ms));
@@ -156,6 +157,47 @@ TEST_F(SessionTest, AShrinkingKernelQueueIsProgress) {
   EXPECT_FALSE(due(s, 3500ms));
   s.on_unsent(4000, t0_ + 3800ms);  // no change: no progress
   EXPECT_EQ(due(s, 3900ms), CloseReason::send_timeout);
+}
+
+TEST_F(SessionTest, ItsReplyBufferIsChargedToTheBudgetAndGivenBackWhenItEnds) {
+  BufferBudget budget(0);
+  {
+    Session s(config_, budget, t0_);
+    EXPECT_EQ(budget.used(), 0u);
+    s.on_input(bytes("0123456789"), t0_);
+    EXPECT_GE(budget.used(), 10u);  // the storage, as allocated
+    const auto charged = budget.used();
+    s.on_sent(10, t0_);
+    s.on_input(bytes("abcdefghij"), t0_);
+    EXPECT_EQ(budget.used(), charged) << "steady traffic reuses the storage, charges nothing";
+  }
+  EXPECT_EQ(budget.used(), 0u);
+}
+
+TEST_F(SessionTest, WithTheBudgetSpentOnlyAClientOwingNothingIsReadAndOnlyATrickle) {
+  BufferBudget budget(100'000);
+  Session owing(config_, budget, t0_);
+  Session owes_nothing(config_, budget, t0_);
+  owing.on_input(bytes("abc"), t0_);
+  EXPECT_TRUE(owing.wants_read());
+  EXPECT_EQ(owing.read_limit(), 100'000 - budget.used()) << "no read takes more than is left";
+  EXPECT_EQ(budget.pauses(), 0u);
+
+  budget.charge(100'000);  // the other clients spend it
+  EXPECT_FALSE(owing.wants_read()) << "it holds replies: not read until they go";
+  EXPECT_TRUE(owes_nothing.wants_read()) << "a client that reads its replies is served";
+  EXPECT_EQ(owes_nothing.read_limit(), Session::kTrickleRead);
+  owes_nothing.on_input(bytes("xyz"), t0_);
+  EXPECT_FALSE(owes_nothing.wants_read()) << "until its reply has gone";
+  EXPECT_EQ(budget.pauses(), 1u);
+  owes_nothing.on_sent(3, t0_);
+  EXPECT_TRUE(owes_nothing.wants_read());
+
+  owing.on_sent(3, t0_);  // its replies went: its storage goes back to the spent budget
+  EXPECT_TRUE(owing.wants_read());
+  budget.release(100'000);
+  EXPECT_EQ(owing.read_limit(), 100'000 - budget.used());
+  EXPECT_TRUE(owing.wants_read());
 }
 
 }  // namespace
