@@ -1200,7 +1200,10 @@ class RobustnessTest(EngineCase):
                     print("NOTE X5: RSS bound not checked under sanitizers (shadow memory)")
                 else:
                     self.assertLessEqual(peak_rss, baseline + budget_mib * 1024 + 24 * 1024)
-                self.assertLessEqual(canary.p99(), max(3 * quiet_p99, 0.05))
+                # The canary waits behind the 500 MiB the server reads meanwhile; under
+                # the sanitizers that work is several times slower, and so is the bound.
+                slowdown = 5 if SANITIZED else 1
+                self.assertLessEqual(canary.p99(), max(3 * quiet_p99, 0.05) * slowdown)
                 for c in clients:
                     c.close()
                 after = server.wait_stats(lambda s: s["active"] == 0 and s["buffered"] < 1 << 20)
