@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <memory>
 
 #include "session.hpp"
 #include "sockkit/sys/socket.hpp"
@@ -16,9 +17,16 @@ constexpr std::size_t kReadsPerWakeup = 4;
 
 }  // namespace
 
-proto::CloseReason serve_blocking(sys::Fd fd, const SessionContext& context) {
+proto::CloseReason serve_blocking(sys::Fd fd, const SessionContext& context) noexcept {
   prepare_client_socket(fd.get(), context.config);
-  Session session(context.config, context.budget, Clock::now(), fd.get());
+  std::unique_ptr<Session> made;  // on the heap, as in the event-loop engines
+  try {
+    made = std::make_unique<Session>(context.config, context.budget, Clock::now(), fd.get());
+  } catch (const std::exception&) {  // no memory for it: this client is closed, only it
+    context.stats.closed(proto::CloseReason::error);
+    return proto::CloseReason::error;
+  }
+  Session& session = *made;
   std::array<std::byte, 64 * 1024> buffer;  // NOLINT: filled by recv before any read
   std::error_code ec;
 

@@ -19,6 +19,7 @@ struct SessionContext {
 /// peer finishes, a limit closes it, or the server's drain ends. Waits in poll() on the
 /// socket and the stop doorbell, so every timeout is exact and stop() is seen at once.
 /// Closes `fd`, counts the close in `stats`, and returns why it ended.
-proto::CloseReason serve_blocking(sys::Fd fd, const SessionContext& context);
+/// Without memory for its state, the client is closed at once (counted as `error`).
+proto::CloseReason serve_blocking(sys::Fd fd, const SessionContext& context) noexcept;
 
 }  // namespace sockkit::server::detail

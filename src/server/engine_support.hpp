@@ -81,6 +81,36 @@ class BufferBudget {
   std::atomic<std::uint64_t> pauses_{0};
 };
 
+/// An event loop's connections, each in a slot kept for reuse: an event or a completion
+/// names a slot by index (and the engine's generation count tells a stale one). Only
+/// `acquire()` allocates; giving a slot back never does, so a close cannot fail.
+template <class Slot>
+class SlotTable {
+ public:
+  /// A free slot's index, a reused one first. Throws std::bad_alloc (the table unchanged).
+  std::size_t acquire() {
+    if (!free_.empty()) {
+      const auto slot = free_.back();
+      free_.pop_back();
+      return slot;
+    }
+    free_.reserve(slots_.size() + 1);  // room for every slot to come back
+    slots_.emplace_back();
+    return slots_.size() - 1;
+  }
+  void release(std::size_t slot) noexcept { free_.push_back(slot); }
+
+  [[nodiscard]] std::size_t size() const noexcept { return slots_.size(); }
+  [[nodiscard]] Slot& operator[](std::size_t slot) noexcept { return slots_[slot]; }
+  [[nodiscard]] std::size_t index_of(const Slot& slot) const noexcept {
+    return static_cast<std::size_t>(&slot - slots_.data());
+  }
+
+ private:
+  std::vector<Slot> slots_;
+  std::vector<std::size_t> free_;
+};
+
 /// Errors from accept() that say nothing about the listener: the client went away first,
 /// a signal, a firewall rule. The server just accepts the next one.
 [[nodiscard]] bool is_transient_accept_error(const std::error_code& ec) noexcept;

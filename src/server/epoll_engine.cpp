@@ -61,8 +61,7 @@ class EpollEngine::Loop final : public EventLoop {
 
   EpollEngine& engine_;
   sys::Epoll epoll_;
-  std::vector<Connection> slots_;
-  std::vector<std::size_t> free_slots_;
+  SlotTable<Connection> slots_;
   std::size_t open_count_ = 0;
   std::vector<std::byte> buffer_ = std::vector<std::byte>(64 * 1024);
   sys::SpareFd spare_;
@@ -151,16 +150,21 @@ void EpollEngine::Loop::accept_clients(Clock::time_point now) {
       continue;
     }
     prepare_client_socket(fd.get(), engine_.config_);
-    std::size_t slot = slots_.size();
-    if (free_slots_.empty()) {
-      slots_.emplace_back();
-    } else {
-      slot = free_slots_.back();
-      free_slots_.pop_back();
+    std::unique_ptr<Session> session;
+    std::size_t slot = 0;
+    try {  // everything that allocates, before anything changes
+      session = std::make_unique<Session>(engine_.config_, engine_.budget_, now, fd.get());
+      slot = slots_.acquire();
+    } catch (const std::exception& e) {
+      engine_.open_connections_.fetch_sub(1);
+      counters_.rejected();  // fd closes here: the client sees EOF, the others go on
+      engine_.log_.say("cannot serve a new client on " + listener.local_address().to_string() +
+                       ": " + e.what() + "; closing it");
+      continue;
     }
     auto& c = slots_[slot];
     c.fd = std::move(fd);
-    c.session = std::make_unique<Session>(engine_.config_, engine_.budget_, now, c.fd.get());
+    c.session = std::move(session);
     c.open = true;
     c.interest = EPOLLIN;
     epoll_.add(c.fd.get(), c.interest, token_of(slot, c.generation), ec);
@@ -203,7 +207,7 @@ void EpollEngine::Loop::flush(Connection& c, Clock::time_point now) {
   std::error_code ec;
   const auto n = sys::send(c.fd.get(), c.session->pending_output(), 0, ec);
   if (ec && ec != std::errc::resource_unavailable_try_again) {
-    const auto slot = static_cast<std::size_t>(&c - slots_.data());
+    const auto slot = slots_.index_of(c);
     return close(slot, reason_for(ec));
   }
   counters_.bytes_out(n);
@@ -232,7 +236,7 @@ void EpollEngine::Loop::close(std::size_t slot, proto::CloseReason reason) {
   c.session.reset();
   c.open = false;
   ++c.generation;
-  free_slots_.push_back(slot);
+  slots_.release(slot);
   --open_count_;
   engine_.open_connections_.fetch_sub(1);
   counters_.closed(reason);

@@ -120,8 +120,7 @@ class UringEngine::Loop final : public EventLoop {
   std::size_t buffer_ring_bytes_ = 0;
   std::unique_ptr<std::byte[]> buffers_;
   unsigned provided_ = 0;  // buffers given to the ring so far: ids 0 .. provided_ - 1
-  std::vector<Connection> slots_;
-  std::vector<std::size_t> free_slots_;
+  SlotTable<Connection> slots_;
   std::size_t open_count_ = 0;
   bool accept_armed_ = false;
   std::optional<Clock::time_point> accept_again_at_;
@@ -370,16 +369,22 @@ void UringEngine::Loop::on_accept(int result, bool more, Clock::time_point now) 
       return;
     }
     prepare_client_socket(fd.get(), engine_.config_);
-    std::size_t slot = slots_.size();
-    if (free_slots_.empty()) {
-      slots_.emplace_back();
-    } else {
-      slot = free_slots_.back();
-      free_slots_.pop_back();
+    std::unique_ptr<Session> session;
+    std::size_t slot = 0;
+    try {  // everything that allocates, before anything changes
+      session = std::make_unique<Session>(engine_.config_, engine_.budget_, now, fd.get());
+      slot = slots_.acquire();
+    } catch (const std::exception& e) {
+      engine_.open_connections_.fetch_sub(1);
+      counters_.rejected();  // fd closes here: the client sees EOF, the others go on
+      engine_.log_.say("cannot serve a new client on " +
+                       engine_.listener_.local_address().to_string() + ": " + e.what() +
+                       "; closing it");
+      return;
     }
     auto& c = slots_[slot];
     c.fd = std::move(fd);
-    c.session = std::make_unique<Session>(engine_.config_, engine_.budget_, now, c.fd.get());
+    c.session = std::move(session);
     c.open = true;
     c.recv_armed = false;
     c.send_in_flight = false;
@@ -475,7 +480,7 @@ void UringEngine::Loop::close(std::size_t slot, proto::CloseReason reason) {
   release_copy(c);  // a slot waiting for its next client holds no memory
   c.open = false;
   ++c.generation;
-  free_slots_.push_back(slot);
+  slots_.release(slot);
   --open_count_;
   engine_.open_connections_.fetch_sub(1);
   counters_.closed(reason);

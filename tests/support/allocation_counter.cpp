@@ -9,8 +9,19 @@ namespace {
 std::atomic<bool> counting{false};
 std::atomic<std::size_t> allocations{0};
 std::atomic<std::size_t> largest_allocation{0};
+std::atomic<std::size_t> failing_size{0};
+std::atomic<int> failures_left{0};
+
+bool should_fail(std::size_t size) noexcept {
+  if (size != failing_size.load(std::memory_order_relaxed)) return false;
+  int left = failures_left.load(std::memory_order_relaxed);
+  while (left > 0 && !failures_left.compare_exchange_weak(left, left - 1)) {
+  }
+  return left > 0;
+}
 
 void* allocate(std::size_t size) {
+  if (should_fail(size)) throw std::bad_alloc();
   if (counting.load(std::memory_order_relaxed)) {
     allocations.fetch_add(1, std::memory_order_relaxed);
     std::size_t seen = largest_allocation.load(std::memory_order_relaxed);
@@ -60,6 +71,21 @@ std::size_t AllocationCounter::count() const noexcept {
 }
 std::size_t AllocationCounter::largest() const noexcept {
   return largest_allocation;
+}
+
+FailingAllocations::FailingAllocations(std::size_t size, int count) {
+  failures_left = 0;
+  failing_size = size;
+  failures_left = count;
+}
+
+FailingAllocations::~FailingAllocations() {
+  failures_left = 0;
+  failing_size = 0;
+}
+
+int FailingAllocations::left() const noexcept {
+  return failures_left;
 }
 
 }  // namespace sockkit::test

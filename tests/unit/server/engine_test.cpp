@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "session.hpp"
 #include "sockkit/client/load_generator.hpp"
 #include "sockkit/net/framing.hpp"
 #include "sockkit/net/stream_socket.hpp"
@@ -602,6 +603,41 @@ TEST_P(EngineTest, ClientsThatNeverReadAreBoundedAndClosedWhileOthersAreServed) 
   EXPECT_TRUE(server.wait_for_stats(
       [](const Stats& s) { return s.closed_by(CloseReason::send_timeout) == kGreedy; }, 6s))
       << "closed by send timeout: " << server.engine().stats().closed_by(CloseReason::send_timeout);
+}
+
+// Out of memory for a new client's state: that client is closed at once (EOF, not a hang
+// and not a crash), it is said in the log, and the server goes on serving the next one.
+TEST_P(EngineTest, NoMemoryForANewClientClosesOnlyItAndTheServerGoesOn) {
+  if (!concurrent()) GTEST_SKIP() << "the iterative engine is covered by the threaded one";
+  auto config = base_config();
+  std::mutex log_mutex;
+  std::vector<std::string> log;
+  config.log = [&](std::string_view line) {
+    std::lock_guard lock(log_mutex);
+    log.emplace_back(line);
+  };
+  RunningServer server(GetParam(), config);
+  auto before = server.connect();
+  EXPECT_TRUE(echo_round_trip(before, test::random_bytes(10, 1)) == test::random_bytes(10, 1));
+  {
+    const test::FailingAllocations no_sessions(sizeof(detail::Session), 3);
+    std::vector<net::StreamSocket> refused;
+    for (int i = 0; i < 3; ++i) refused.push_back(server.connect());
+    for (auto& r : refused) EXPECT_TRUE(closes_within(r, 2s)) << "EOF, not a hang";
+    EXPECT_EQ(no_sessions.left(), 0);
+  }
+  auto after = server.connect();
+  EXPECT_TRUE(echo_round_trip(after, test::random_bytes(10, 2)) == test::random_bytes(10, 2));
+  EXPECT_TRUE(echo_round_trip(before, test::random_bytes(10, 3)) == test::random_bytes(10, 3));
+  const auto stats = server.engine().stats();
+  if (GetParam() == EngineKind::threaded) {  // its thread had started: accepted, then closed
+    EXPECT_EQ(stats.closed_by(CloseReason::error), 3u);
+  } else {
+    EXPECT_EQ(stats.rejected, 3u);
+    std::lock_guard lock(log_mutex);
+    ASSERT_FALSE(log.empty());
+    EXPECT_TRUE(log[0].starts_with("cannot serve a new client on ")) << log[0];
+  }
 }
 
 // max_buffer_memory: 40 clients that never read could make the server hold 40 x 256 KiB;
