@@ -194,8 +194,8 @@ void LoadGenerator::Worker::on_readable(Connection& c, Clock::time_point now) {
   for (std::size_t reads = 0; reads < kReadsPerEvent && c.state == State::open; ++reads) {
     std::error_code ec;
     const auto n = sys::recv(c.fd.get(), read_buffer_, 0, ec);
-    if (ec == std::errc::resource_unavailable_try_again) return;
     if (ec) {
+      if (ec == std::errc::resource_unavailable_try_again) return;
       const bool reset = ec == std::errc::connection_reset || ec == std::errc::broken_pipe;
       fail(c, reset ? Failure::reset : Failure::other,
            "recv on connection " + std::to_string(c.id) + ": " + ec.message());
@@ -280,7 +280,7 @@ void LoadGenerator::Worker::flush(Connection& c, Clock::time_point now) {
   while (c.unsent > 0) {
     std::error_code ec;
     const auto sent = sys::send(c.fd.get(), c.inflight.readable().last(c.unsent), 0, ec);
-    if (ec == std::errc::resource_unavailable_try_again) {
+    if (ec && ec == std::errc::resource_unavailable_try_again) {
       watch(c, true);
       return;
     }

@@ -65,8 +65,10 @@ proto::CloseReason serve_blocking(sys::Fd fd, const SessionContext& context) noe
       for (std::size_t reads = 0; reads < kReadsPerWakeup && session.wants_read(); ++reads) {
         const auto want = std::min(buffer.size(), session.read_limit());
         const auto n = sys::recv(fd.get(), std::span(buffer).first(want), 0, ec);
-        if (ec == std::errc::resource_unavailable_try_again) break;
-        if (ec) return finish(reason_for(ec));
+        if (ec) {
+          if (ec == std::errc::resource_unavailable_try_again) break;
+          return finish(reason_for(ec));
+        }
         if (n == 0) {
           session.on_end_of_stream();
           break;

@@ -52,7 +52,7 @@ class EventLoop {
 
  protected:
   EventLoop() = default;
-  StatsCounters counters_;
+  StatsCounters counters_{true};  // written by the loop's thread only
 };
 
 /// An engine of one event loop per thread (epoll, io_uring), sharing one listener.

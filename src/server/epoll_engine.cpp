@@ -185,8 +185,10 @@ void EpollEngine::Loop::on_event(std::uint64_t token, std::uint32_t events, Cloc
       std::error_code ec;
       const auto want = std::min(buffer_.size(), c.session->read_limit());
       const auto n = sys::recv(c.fd.get(), std::span(buffer_).first(want), 0, ec);
-      if (ec == std::errc::resource_unavailable_try_again) break;
-      if (ec) return close(slot, reason_for(ec));
+      if (ec) {  // (compared only when set: an errc comparison is a virtual call)
+        if (ec == std::errc::resource_unavailable_try_again) break;
+        return close(slot, reason_for(ec));
+      }
       if (n == 0) {
         c.session->on_end_of_stream();
         break;

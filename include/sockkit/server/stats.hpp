@@ -32,6 +32,10 @@ struct Stats {
 /// thread keep one of these per loop, so no two threads write the same line.
 class StatsCounters {
  public:
+  /// `one_writer`: only one thread ever updates these (an event loop's), so an update is a
+  /// plain load and store instead of a locked read-modify-write; readers are unaffected.
+  explicit StatsCounters(bool one_writer = false) noexcept : one_writer_(one_writer) {}
+
   void accepted() noexcept { bump(accepted_, 1); }
   void rejected() noexcept { bump(rejected_, 1); }
   void bytes_in(std::uint64_t n) noexcept { bump(bytes_in_, n); }
@@ -43,9 +47,14 @@ class StatsCounters {
   void add_to(Stats& total) const noexcept;
 
  private:
-  static void bump(std::atomic<std::uint64_t>& counter, std::uint64_t n) noexcept {
-    counter.fetch_add(n, std::memory_order_relaxed);
+  void bump(std::atomic<std::uint64_t>& counter, std::uint64_t n) const noexcept {
+    if (one_writer_) {
+      counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    } else {
+      counter.fetch_add(n, std::memory_order_relaxed);
+    }
   }
+  bool one_writer_;
   std::atomic<std::uint64_t> accepted_{0};
   std::atomic<std::uint64_t> rejected_{0};
   std::atomic<std::uint64_t> bytes_in_{0};
