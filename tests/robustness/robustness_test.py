@@ -261,7 +261,7 @@ class RobustnessTest(EngineCase):
         for engine in self.engines():
             with Server(engine) as server:
                 bench = run_bench(server.target, "-m", "connect", "-c", "16", "-s", "1KiB",
-                                  "-d", f"{seconds}s", "--warmup", "0s")
+                                  "-d", f"{seconds}s", "--warmup", "0s", timeout=seconds + 60)
                 self.assertEqual(bench.returncode, 0, bench.stdout + bench.stderr)
                 self.assertIn("errors     none", bench.stdout)
                 self.audit(server)
