@@ -82,7 +82,8 @@ class UringEngine::Loop final : public EventLoop {
     std::size_t sent = 0;
     std::uint32_t generation = 0;
     bool open = false;
-    bool recv_armed = false;
+    bool recv_armed = false;       // a receive is in the kernel (never more than one)
+    bool recv_cancelling = false;  // ...and a cancel for it is on its way
     bool send_in_flight = false;
   };
 
@@ -90,6 +91,8 @@ class UringEngine::Loop final : public EventLoop {
   io_uring_sqe* sqe();
   void arm_accept();
   void arm_recv(std::size_t slot);
+  /// Takes on an accepted client, or closes it (over the limit, no memory).
+  void adopt(sys::Fd fd, Clock::time_point now);
   void on_completion(const io_uring_cqe& cqe, Clock::time_point now);
   void on_accept(int result, bool more, Clock::time_point now);
   void on_recv(std::size_t slot, const io_uring_cqe& cqe, Clock::time_point now);
@@ -214,9 +217,17 @@ io_uring_sqe* UringEngine::Loop::sqe() {
 
 void UringEngine::Loop::arm_accept() {
   // No SOCK_NONBLOCK: io_uring would then answer EAGAIN instead of waiting for data.
+  // With several loops on one listener, one accept at a time, armed again when it
+  // completes: a multishot accept on one ring took every client (measured: 200 clients,
+  // all on one of two loops), while single accepts take turns with the other rings'.
   auto* entry = sqe();
-  io_uring_prep_multishot_accept(entry, engine_.listener_.native_handle(), nullptr, nullptr,
-                                 SOCK_CLOEXEC);
+  if (engine_.loops_.size() > 1) {
+    io_uring_prep_accept(entry, engine_.listener_.native_handle(), nullptr, nullptr,
+                         SOCK_CLOEXEC);
+  } else {
+    io_uring_prep_multishot_accept(entry, engine_.listener_.native_handle(), nullptr, nullptr,
+                                   SOCK_CLOEXEC);
+  }
   io_uring_sqe_set_data64(entry, user_data(Op::accept));
   accept_armed_ = true;
 }
@@ -339,7 +350,7 @@ void UringEngine::Loop::on_completion(const io_uring_cqe& cqe, Clock::time_point
 }
 
 void UringEngine::Loop::on_accept(int result, bool more, Clock::time_point now) {
-  if (!more) accept_armed_ = false;  // the multishot ended: re-armed below or at a tick
+  if (!more) accept_armed_ = false;  // it ended (a single accept always does): armed again below
   if (result < 0) {
     const std::error_code ec = refusal(result);
     if (is_resource_exhaustion(ec)) {
@@ -359,47 +370,51 @@ void UringEngine::Loop::on_accept(int result, bool more, Clock::time_point now) 
     }
   } else {
     sys::Fd fd(result);
-    if (draining_) return;  // closes it: the server is stopping
-    if (engine_.open_connections_.fetch_add(1) >= engine_.config_.max_connections) {
-      engine_.open_connections_.fetch_sub(1);
-      counters_.rejected();
-      engine_.log_.say("connection limit (" + std::to_string(engine_.config_.max_connections) +
-                       ") reached on " + engine_.listener_.local_address().to_string() +
-                       "; closing new clients");
-      return;
-    }
-    prepare_client_socket(fd.get(), engine_.config_);
-    std::unique_ptr<Session> session;
-    std::size_t slot = 0;
-    try {  // everything that allocates, before anything changes
-      session = std::make_unique<Session>(engine_.config_, engine_.budget_, now, fd.get());
-      slot = slots_.acquire();
-    } catch (const std::exception& e) {
-      engine_.open_connections_.fetch_sub(1);
-      counters_.rejected();  // fd closes here: the client sees EOF, the others go on
-      engine_.log_.say("cannot serve a new client on " +
-                       engine_.listener_.local_address().to_string() + ": " + e.what() +
-                       "; closing it");
-      return;
-    }
-    auto& c = slots_[slot];
-    c.fd = std::move(fd);
-    c.session = std::move(session);
-    c.open = true;
-    c.recv_armed = false;
-    c.send_in_flight = false;
-    c.sending.clear();
-    c.sent = 0;
-    ++open_count_;
-    counters_.accepted();
-    arm_recv(slot);
+    if (!draining_) adopt(std::move(fd), now);  // (while draining, it just closes)
   }
   if (!accept_armed_ && !accept_again_at_ && !draining_) arm_accept();
 }
 
+void UringEngine::Loop::adopt(sys::Fd fd, Clock::time_point now) {
+  if (engine_.open_connections_.fetch_add(1) >= engine_.config_.max_connections) {
+    engine_.open_connections_.fetch_sub(1);
+    counters_.rejected();
+    engine_.log_.say("connection limit (" + std::to_string(engine_.config_.max_connections) +
+                     ") reached on " + engine_.listener_.local_address().to_string() +
+                     "; closing new clients");
+    return;
+  }
+  prepare_client_socket(fd.get(), engine_.config_);
+  std::unique_ptr<Session> session;
+  std::size_t slot = 0;
+  try {  // everything that allocates, before anything changes
+    session = std::make_unique<Session>(engine_.config_, engine_.budget_, now, fd.get());
+    slot = slots_.acquire();
+  } catch (const std::exception& e) {
+    engine_.open_connections_.fetch_sub(1);
+    counters_.rejected();  // fd closes here: the client sees EOF, the others go on
+    engine_.log_.say("cannot serve a new client on " +
+                     engine_.listener_.local_address().to_string() + ": " + e.what() +
+                     "; closing it");
+    return;
+  }
+  auto& c = slots_[slot];
+  c.fd = std::move(fd);
+  c.session = std::move(session);
+  c.open = true;
+  c.recv_armed = false;
+  c.recv_cancelling = false;
+  c.send_in_flight = false;
+  c.sending.clear();
+  c.sent = 0;
+  ++open_count_;
+  counters_.accepted();
+  arm_recv(slot);
+}
+
 void UringEngine::Loop::on_recv(std::size_t slot, const io_uring_cqe& cqe, Clock::time_point now) {
   auto& c = slots_[slot];
-  if ((cqe.flags & IORING_CQE_F_MORE) == 0) c.recv_armed = false;
+  if ((cqe.flags & IORING_CQE_F_MORE) == 0) c.recv_armed = c.recv_cancelling = false;
   if (cqe.res > 0 && (cqe.flags & IORING_CQE_F_BUFFER)) {
     const unsigned id = cqe.flags >> IORING_CQE_BUFFER_SHIFT;
     const auto n = static_cast<std::size_t>(cqe.res);
@@ -456,14 +471,18 @@ void UringEngine::Loop::pump(std::size_t slot, Clock::time_point now) {
     io_uring_sqe_set_data64(entry, user_data(Op::send, slot, c.generation));
     c.send_in_flight = true;
   }
+  // The receive stays "armed" until its own completion comes, even once a cancel is on its
+  // way: arming another meanwhile would put two receives on one socket (and, when the
+  // cancelled one's completion came, a third), each taking a buffer when data came —
+  // found as receive buffers running out with fewer connections than buffers (X5).
   if (c.session->wants_read() && !c.recv_armed) {
     arm_recv(slot);
-  } else if (!c.session->wants_read() && c.recv_armed) {
+  } else if (!c.session->wants_read() && c.recv_armed && !c.recv_cancelling) {
     // Above the high-water mark (or ending): stop taking this client's bytes.
     auto* entry = sqe();
     io_uring_prep_cancel64(entry, user_data(Op::recv, slot, c.generation), 0);
     io_uring_sqe_set_data64(entry, user_data(Op::cancel));
-    c.recv_armed = false;
+    c.recv_cancelling = true;
   }
 }
 
