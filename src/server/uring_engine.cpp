@@ -222,8 +222,7 @@ void UringEngine::Loop::arm_accept() {
   // all on one of two loops), while single accepts take turns with the other rings'.
   auto* entry = sqe();
   if (engine_.loops_.size() > 1) {
-    io_uring_prep_accept(entry, engine_.listener_.native_handle(), nullptr, nullptr,
-                         SOCK_CLOEXEC);
+    io_uring_prep_accept(entry, engine_.listener_.native_handle(), nullptr, nullptr, SOCK_CLOEXEC);
   } else {
     io_uring_prep_multishot_accept(entry, engine_.listener_.native_handle(), nullptr, nullptr,
                                    SOCK_CLOEXEC);
