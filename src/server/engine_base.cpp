@@ -48,6 +48,12 @@ void MultiLoopEngine::run() {
   if (failure) std::rethrow_exception(failure);
 }
 
+std::vector<Stats> MultiLoopEngine::loop_stats() const {
+  std::vector<Stats> each(loops_.size());
+  for (std::size_t i = 0; i < loops_.size(); ++i) loops_[i]->counters().add_to(each[i]);
+  return each;
+}
+
 Stats MultiLoopEngine::stats() const {
   Stats total;
   for (const auto& loop : loops_) loop->counters().add_to(total);

@@ -64,6 +64,8 @@ class MultiLoopEngine : public EngineBase {
   void run() override;
   /// Every loop's counters added up.
   [[nodiscard]] Stats stats() const override;
+  /// Each loop's own counters (how the clients spread over the loops).
+  [[nodiscard]] std::vector<Stats> loop_stats() const;
 
  protected:
   /// Open connections across the loops, for max_connections.

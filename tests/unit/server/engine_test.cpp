@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine_base.hpp"
 #include "session.hpp"
 #include "sockkit/client/load_generator.hpp"
 #include "sockkit/net/framing.hpp"
@@ -638,6 +639,33 @@ TEST_P(EngineTest, NoMemoryForANewClientClosesOnlyItAndTheServerGoesOn) {
     ASSERT_FALSE(log.empty());
     EXPECT_TRUE(log[0].starts_with("cannot serve a new client on ")) << log[0];
   }
+}
+
+// Two io_uring loops on one listener: a burst of clients spreads over both (their single
+// accepts take turns), instead of one ring's multishot accept taking all of them. (The
+// epoll engine's loops spread clients only as they get busy: an idle loop that wakes for
+// the listener may take the next ones too, so an unloaded burst is not asserted there.)
+TEST_P(EngineTest, ABurstOfClientsSpreadsOverTheEventLoops) {
+  if (GetParam() != EngineKind::uring) {
+    GTEST_SKIP() << "asserted for the uring engine only (see above)";
+  }
+  auto config = base_config();
+  config.threads = 2;
+  RunningServer server(GetParam(), config);
+  constexpr std::size_t kClients = 200;
+  std::vector<net::StreamSocket> clients;
+  for (std::size_t i = 0; i < kClients; ++i) clients.push_back(server.connect());
+  for (auto& c : clients) {
+    EXPECT_TRUE(echo_round_trip(c, test::random_bytes(8, 1)) == test::random_bytes(8, 1));
+  }
+  const auto* loops = dynamic_cast<const detail::MultiLoopEngine*>(&server.engine());
+  ASSERT_NE(loops, nullptr);
+  const auto each = loops->loop_stats();
+  ASSERT_EQ(each.size(), 2u);
+  std::cout << "[   NOTE   ] accepted per loop: " << each[0].accepted << ", " << each[1].accepted
+            << "\n";
+  EXPECT_EQ(each[0].accepted + each[1].accepted, kClients);
+  for (const auto& loop : each) EXPECT_GE(loop.accepted, kClients / 10) << "a loop left idle";
 }
 
 // max_buffer_memory: 40 clients that never read could make the server hold 40 x 256 KiB;
