@@ -129,6 +129,7 @@ void Session::on_sent(std::size_t count, Clock::time_point now) {
   if (count > 0) {
     last_traffic_ = last_progress_ = now;
     last_unsent_ = kUnknown;  // the kernel's queue grew: the next check starts afresh
+    kernel_may_hold_ = true;  // until a check finds its queue empty
   }
 }
 
@@ -137,7 +138,7 @@ Clock::duration Session::unsent_check_after() const noexcept {
 }
 
 bool Session::wants_unsent_check(Clock::time_point now) const noexcept {
-  return !out_.empty() && now - last_progress_ >= unsent_check_after() &&
+  return (!out_.empty() || kernel_may_hold_) && now - last_progress_ >= unsent_check_after() &&
          now - last_unsent_check_ >= kUnsentRecheck;
 }
 
@@ -145,6 +146,13 @@ void Session::on_unsent(std::size_t bytes, Clock::time_point now) noexcept {
   if (last_unsent_ != kUnknown && bytes < last_unsent_) last_progress_ = now;
   last_unsent_ = bytes;
   last_unsent_check_ = now;
+  if (bytes == 0) kernel_may_hold_ = false;  // delivered: nothing is owed there
+}
+
+bool Session::owes() const noexcept {
+  // Replies in our buffer, or ones the kernel was seen holding (a client that sent less
+  // than the kernel's buffers take and never reads leaves our buffer empty).
+  return !out_.empty() || (kernel_may_hold_ && last_unsent_ != kUnknown);
 }
 
 std::optional<proto::CloseReason> Session::due(Clock::time_point now, bool draining,
@@ -159,8 +167,7 @@ std::optional<proto::CloseReason> Session::due(Clock::time_point now, bool drain
     return CloseReason::server_stopping;
   }
   if (draining && now >= drain_deadline) return CloseReason::server_stopping;
-  if (!out_.empty() && now - last_progress_ >= config_.send_timeout)
-    return CloseReason::send_timeout;
+  if (owes() && now - last_progress_ >= config_.send_timeout) return CloseReason::send_timeout;
   if (out_.empty() && now - last_traffic_ >= config_.idle_timeout) return CloseReason::idle;
   if (message_started_ && now - *message_started_ >= config_.frame_timeout) {
     return CloseReason::frame_timeout;
@@ -171,8 +178,8 @@ std::optional<proto::CloseReason> Session::due(Clock::time_point now, bool drain
 Clock::time_point Session::next_deadline(bool draining,
                                          Clock::time_point drain_deadline) const noexcept {
   auto wake =
-      out_.empty() ? last_traffic_ + config_.idle_timeout : last_progress_ + config_.send_timeout;
-  if (!out_.empty()) {
+      owes() ? last_progress_ + config_.send_timeout : last_traffic_ + config_.idle_timeout;
+  if (!out_.empty() || kernel_may_hold_) {
     wake = std::min(
         wake, std::max(last_progress_ + unsent_check_after(), last_unsent_check_ + kUnsentRecheck));
   }

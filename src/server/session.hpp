@@ -60,6 +60,9 @@ class Session {
   /// how much it still holds for this client (`sys::unsent_bytes`) and pass it on. A client
   /// that reads slowly may free the kernel's buffer too little for a wakeup, yet it is
   /// reading; this is how the send timeout tells it from one that does not read at all.
+  /// Also asked once replies have all gone to the kernel, until it is seen to have delivered
+  /// them: a client that never reads may have sent less than the kernel's buffers hold, and
+  /// its replies then sit in the kernel, not here, yet the send timeout applies to them.
   [[nodiscard]] bool wants_unsent_check(Clock::time_point now) const noexcept;
   /// The kernel holds `bytes` for the client: less than last time is progress.
   void on_unsent(std::size_t bytes, Clock::time_point now) noexcept;
@@ -88,6 +91,8 @@ class Session {
   Clock::time_point last_progress_;  // a write that moved bytes, or nothing owed
   std::optional<Clock::time_point> message_started_;
   std::size_t last_unsent_ = kUnknown;  // the kernel's send queue at the last check
+  bool kernel_may_hold_ = false;        // replies went to the kernel, not yet seen delivered
+  [[nodiscard]] bool owes() const noexcept;
   Clock::time_point last_unsent_check_{};
   static constexpr std::size_t kUnknown = ~std::size_t{0};
   [[nodiscard]] Clock::duration unsent_check_after() const noexcept;

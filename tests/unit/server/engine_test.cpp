@@ -621,8 +621,9 @@ TEST_P(EngineTest, NoMemoryForANewClientClosesOnlyItAndTheServerGoesOn) {
   auto before = server.connect();
   EXPECT_TRUE(echo_round_trip(before, test::random_bytes(10, 1)) == test::random_bytes(10, 1));
   {
-    const test::FailingAllocations no_sessions(sizeof(detail::Session), 3);
     std::vector<net::StreamSocket> refused;
+    refused.reserve(3);  // this thread allocates nothing while sessions cannot be made
+    const test::FailingAllocations no_sessions(sizeof(detail::Session), 3);
     for (int i = 0; i < 3; ++i) refused.push_back(server.connect());
     for (auto& r : refused) EXPECT_TRUE(closes_within(r, 2s)) << "EOF, not a hang";
     EXPECT_EQ(no_sessions.left(), 0);

@@ -37,6 +37,9 @@ TEST_F(SessionTest, IdleMeansNoTrafficEitherWay) {
   EXPECT_FALSE(due(s, 9s));
   s.on_input(bytes("hi"), t0_ + 9s);
   s.on_sent(2, t0_ + 9s);
+  // 250 ms on, the engine is to ask whether the kernel delivered the reply; it has.
+  EXPECT_EQ(s.next_deadline(false, {}), t0_ + 9s + 250ms);
+  s.on_unsent(0, t0_ + 9s + 250ms);
   EXPECT_FALSE(due(s, 18s));
   EXPECT_EQ(due(s, 19s), CloseReason::idle);
   EXPECT_EQ(s.next_deadline(false, {}), t0_ + 19s);
@@ -198,6 +201,30 @@ TEST_F(SessionTest, WithTheBudgetSpentOnlyAClientOwingNothingIsReadAndOnlyATrick
   budget.release(100'000);
   EXPECT_EQ(owing.read_limit(), 100'000 - budget.used());
   EXPECT_TRUE(owing.wants_read());
+}
+
+TEST_F(SessionTest, RepliesTheKernelHoldsButNeverDeliversMeetTheSendTimeout) {
+  // Every reply went to the kernel (our buffer is empty), but the client never reads: the
+  // kernel's queue does not shrink, and the send timeout (2 s) closes the connection.
+  Session stuck(config_, budget_, t0_);
+  stuck.on_input(bytes("0123456789"), t0_);
+  stuck.on_sent(10, t0_);
+  EXPECT_FALSE(stuck.wants_write());
+  EXPECT_FALSE(stuck.wants_unsent_check(t0_ + 100ms));
+  EXPECT_TRUE(stuck.wants_unsent_check(t0_ + 600ms)) << "checked from 250 ms on";
+  stuck.on_unsent(10, t0_ + 600ms);
+  stuck.on_unsent(10, t0_ + 1s);
+  EXPECT_FALSE(due(stuck, 1900ms));
+  EXPECT_EQ(due(stuck, 2s), CloseReason::send_timeout);
+
+  // One whose kernel delivers them owes nothing, and is checked no more.
+  Session reader(config_, budget_, t0_);
+  reader.on_input(bytes("0123456789"), t0_);
+  reader.on_sent(10, t0_);
+  reader.on_unsent(0, t0_ + 600ms);
+  EXPECT_FALSE(reader.wants_unsent_check(t0_ + 1s));
+  EXPECT_FALSE(due(reader, 5s));
+  EXPECT_EQ(due(reader, 10s), CloseReason::idle);
 }
 
 }  // namespace
