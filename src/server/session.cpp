@@ -177,8 +177,7 @@ std::optional<proto::CloseReason> Session::due(Clock::time_point now, bool drain
 
 Clock::time_point Session::next_deadline(bool draining,
                                          Clock::time_point drain_deadline) const noexcept {
-  auto wake =
-      owes() ? last_progress_ + config_.send_timeout : last_traffic_ + config_.idle_timeout;
+  auto wake = owes() ? last_progress_ + config_.send_timeout : last_traffic_ + config_.idle_timeout;
   if (!out_.empty() || kernel_may_hold_) {
     wake = std::min(
         wake, std::max(last_progress_ + unsent_check_after(), last_unsent_check_ + kUnsentRecheck));
