@@ -78,8 +78,13 @@ proto::CloseReason reason_for(const std::error_code& ec) noexcept {
   if (ec == std::errc::connection_reset || ec == std::errc::broken_pipe) {
     return proto::CloseReason::peer_reset;
   }
-  // A non-blocking socket times out only when the kernel gives up on its peer.
-  if (ec == std::errc::timed_out) return proto::CloseReason::peer_gone;
+  // A non-blocking socket times out only when the kernel gives up on its peer. When the
+  // route to the peer went away meanwhile (a cut link), the kernel reports that instead of
+  // the timeout: the peer is gone all the same (S5 saw "no route to host" there).
+  if (ec == std::errc::timed_out || ec == std::errc::host_unreachable ||
+      ec == std::errc::network_unreachable || ec == std::errc::network_down) {
+    return proto::CloseReason::peer_gone;
+  }
   return proto::CloseReason::error;
 }
 

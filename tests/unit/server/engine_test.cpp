@@ -642,6 +642,18 @@ TEST_P(EngineTest, NoMemoryForANewClientClosesOnlyItAndTheServerGoesOn) {
   }
 }
 
+// How a failed recv or send is counted: a reset, a peer the kernel gave up on (timed out,
+// or its route gone), anything else an error.
+TEST(CloseReasons, ASocketErrorIsCountedAsWhatItMeans) {
+  const auto of = [](std::errc e) { return detail::reason_for(std::make_error_code(e)); };
+  EXPECT_EQ(of(std::errc::connection_reset), CloseReason::peer_reset);
+  EXPECT_EQ(of(std::errc::broken_pipe), CloseReason::peer_reset);
+  EXPECT_EQ(of(std::errc::timed_out), CloseReason::peer_gone);
+  EXPECT_EQ(of(std::errc::host_unreachable), CloseReason::peer_gone);
+  EXPECT_EQ(of(std::errc::network_unreachable), CloseReason::peer_gone);
+  EXPECT_EQ(of(std::errc::bad_file_descriptor), CloseReason::error);
+}
+
 // Two io_uring loops on one listener: a burst of clients spreads over both (their single
 // accepts take turns), instead of one ring's multishot accept taking all of them. (The
 // epoll engine's loops spread clients only as they get busy: an idle loop that wakes for
