@@ -82,6 +82,20 @@ ServerConfig base_config() {
   return config;
 }
 
+// Clients that will never read: a 4 KiB receive buffer, non-blocking, so a test can send
+// as much as the kernel takes and then leave them sitting.
+template <class Server>
+std::vector<net::StreamSocket> non_reading_clients(Server& server, std::size_t count) {
+  std::vector<net::StreamSocket> clients;
+  for (std::size_t i = 0; i < count; ++i) {
+    clients.push_back(server.connect());
+    sys::set_option(clients.back().native_handle(), sys::ReceiveBufferSize{4096});
+    std::error_code ec;
+    sys::set_nonblocking(clients.back().native_handle(), true, ec);
+  }
+  return clients;
+}
+
 std::vector<std::byte> echo_round_trip(net::StreamSocket& stream,
                                        const std::vector<std::byte>& data) {
   std::vector<std::byte> back(data.size());
@@ -571,14 +585,8 @@ TEST_P(EngineTest, ClientsThatNeverReadAreBoundedAndClosedWhileOthersAreServed) 
   const auto rss_before = resident_kib();
 
   constexpr std::size_t kGreedy = 200;
-  std::vector<net::StreamSocket> greedy;
+  auto greedy = non_reading_clients(server, kGreedy);
   const std::vector<std::byte> chunk(64 * 1024);
-  for (std::size_t i = 0; i < kGreedy; ++i) {
-    greedy.push_back(server.connect());
-    sys::set_option(greedy.back().native_handle(), sys::ReceiveBufferSize{4096});
-    std::error_code ec;
-    sys::set_nonblocking(greedy.back().native_handle(), true, ec);
-  }
   // Up to 1 MiB each, as far as the kernel takes it; then they just sit there.
   for (int round = 0; round < 16; ++round) {
     for (auto& g : greedy) {
@@ -697,14 +705,8 @@ TEST_P(EngineTest, TheBufferBudgetBoundsAllClientsTogetherAndAReaderIsStillServe
   auto probe = server.connect();
 
   constexpr std::size_t kGreedy = 40;
-  std::vector<net::StreamSocket> greedy;
+  auto greedy = non_reading_clients(server, kGreedy);
   const std::vector<std::byte> chunk(64 * 1024);
-  for (std::size_t i = 0; i < kGreedy; ++i) {
-    greedy.push_back(server.connect());
-    sys::set_option(greedy.back().native_handle(), sys::ReceiveBufferSize{4096});
-    std::error_code ec;
-    sys::set_nonblocking(greedy.back().native_handle(), true, ec);
-  }
   std::uint64_t peak = 0;
   for (int round = 0; round < 16; ++round) {  // up to 1 MiB each, as far as it is taken
     for (auto& g : greedy) {
