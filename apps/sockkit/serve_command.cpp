@@ -77,6 +77,7 @@ ServeCommand::ServeCommand(CLI::App& parent) {
                            defaults.keepalive_interval.count(), defaults.keepalive_count);
   tcp_user_timeout_ = fmt::format("{}s", defaults.tcp_user_timeout.count() / 1000);
   socket_send_buffer_ = format_size(defaults.socket_send_buffer);
+  socket_unsent_limit_ = format_size(defaults.socket_unsent_limit);
   max_buffer_memory_ = format_size(defaults.max_buffer_memory);
   uring_queue_depth_ = defaults.uring.queue_depth;
   uring_buffers_ = defaults.uring.buffer_count;
@@ -157,6 +158,11 @@ Examples:
       ->add_option("--socket-send-buffer", socket_send_buffer_,
                    "Each client's kernel send buffer (SO_SNDBUF; 0: the kernel's autotuning)")
       ->capture_default_str();
+  command_
+      ->add_option("--socket-unsent-limit", socket_unsent_limit_,
+                   "TCP: the most replies the kernel holds unsent for one client "
+                   "(TCP_NOTSENT_LOWAT; 0: the kernel's default, no limit)")
+      ->capture_default_str();
   command_->add_option("--uring-queue-depth", uring_queue_depth_, "uring: submission queue entries")
       ->capture_default_str();
   command_
@@ -220,14 +226,20 @@ int ServeCommand::run() {
     config.frames.max_frame = parse_option("--max-frame", max_frame_, parse_size);
     config.high_water_mark = parse_option("--high-water-mark", high_water_mark_, parse_size);
     config.max_buffer_memory = parse_option("--max-buffer-memory", max_buffer_memory_, parse_size);
+    // The kernel takes these as an int (and doubles the send buffer).
+    const auto kernel_size = [](std::string_view text) {
+      return parse_size_at_most(text, std::size_t{1} << 30);
+    };
     config.socket_send_buffer =
-        parse_option("--socket-send-buffer", socket_send_buffer_, parse_size);
+        parse_option("--socket-send-buffer", socket_send_buffer_, kernel_size);
+    config.socket_unsent_limit =
+        parse_option("--socket-unsent-limit", socket_unsent_limit_, kernel_size);
     parse_keepalive(keepalive_, config);
     config.tcp_user_timeout = parse_option("--tcp-user-timeout", tcp_user_timeout_, parse_duration);
     config.uring.queue_depth = uring_queue_depth_;
     config.uring.buffer_count = uring_buffers_;
     config.uring.buffer_size =
-        static_cast<unsigned>(parse_option("--uring-buffer-size", uring_buffer_size_, parse_size));
+        static_cast<unsigned>(parse_option("--uring-buffer-size", uring_buffer_size_, kernel_size));
     if (!stats_interval_.empty()) {
       interval = parse_option("--stats-interval", stats_interval_, parse_duration);
     }

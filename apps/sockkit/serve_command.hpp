@@ -33,6 +33,7 @@ class ServeCommand {
   std::string keepalive_;  // from here on, the defaults come from ServerConfig's
   std::string tcp_user_timeout_;
   std::string socket_send_buffer_;
+  std::string socket_unsent_limit_;
   std::string max_buffer_memory_;
   unsigned uring_queue_depth_ = 0;
   unsigned uring_buffers_ = 0;

@@ -78,6 +78,15 @@ std::size_t parse_size(std::string_view text) {
   return static_cast<std::size_t>(bytes);
 }
 
+std::size_t parse_size_at_most(std::string_view text, std::size_t most) {
+  const auto bytes = parse_size(text);
+  if (bytes > most) {
+    throw std::invalid_argument(
+        fmt::format("'{}' is more than the most, {}", text, format_size(most)));
+  }
+  return bytes;
+}
+
 std::pair<std::size_t, std::size_t> parse_size_range(std::string_view text) {
   const auto dash = text.find('-');
   if (dash == std::string_view::npos) {

@@ -30,6 +30,8 @@ auto parse_option(std::string_view name, const std::string& text, Parse parse) {
 std::chrono::milliseconds parse_duration(std::string_view text);
 /// "64", "64B", "4KiB", "1.5MiB", "1GiB" (K, M, G are binary too: 1K = 1024).
 std::size_t parse_size(std::string_view text);
+/// parse_size, refusing more than `most` (for a value the kernel or a ring keeps in 32 bits).
+std::size_t parse_size_at_most(std::string_view text, std::size_t most);
 /// "64" (fixed) or "16-4KiB" (a range, inclusive).
 std::pair<std::size_t, std::size_t> parse_size_range(std::string_view text);
 /// "1000", "1000/s", "2.5k/s".

@@ -63,6 +63,10 @@ void prepare_client_socket(int fd, const ServerConfig& config) noexcept {
     sys::set_option(fd, sys::SendBufferSize{static_cast<int>(config.socket_send_buffer)}, ignored);
   }
   if (!config.listen.is_ip()) return;
+  if (config.socket_unsent_limit > 0) {
+    sys::set_option(fd, sys::NotSentLowWater{static_cast<int>(config.socket_unsent_limit)},
+                    ignored);
+  }
   if (config.keepalive_idle.count() > 0) {
     sys::set_option(fd, sys::KeepAlive{true}, ignored);
     sys::set_option(fd, sys::KeepAliveIdle{config.keepalive_idle}, ignored);

@@ -238,6 +238,7 @@ void EpollEngine::Loop::close(std::size_t slot, proto::CloseReason reason) {
   if (!c.open) return;
   // Closing the fd takes it out of epoll; the generation makes any event already fetched
   // for it in this round a stale one.
+  reset_if_abandoned(c.fd.get(), *c.session, reason);
   c.session->on_close(reason);
   c.fd.reset();
   c.session.reset();

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "sockkit/sys/socket.hpp"
+#include "sockkit/sys/socket_options.hpp"
 
 namespace sockkit::server::detail {
 namespace {
@@ -195,6 +196,15 @@ void check_unsent(int fd, Session& session, Clock::time_point now) noexcept {
   std::error_code ec;
   const auto unsent = sys::unsent_bytes(fd, ec);
   if (!ec) session.on_unsent(unsent, now);
+}
+
+void reset_if_abandoned(int fd, const Session& session, proto::CloseReason reason) noexcept {
+  using proto::CloseReason;
+  const bool abandoned = reason == CloseReason::send_timeout || reason == CloseReason::error ||
+                         (reason == CloseReason::server_stopping && session.queued() > 0);
+  if (!abandoned) return;
+  std::error_code ignored;
+  sys::set_option(fd, sys::Linger{.enabled = true, .timeout = {}}, ignored);
 }
 
 }  // namespace sockkit::server::detail

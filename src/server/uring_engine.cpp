@@ -490,6 +490,7 @@ void UringEngine::Loop::close(std::size_t slot, proto::CloseReason reason) {
   if (!c.open) return;
   // shutdown() makes the operations still in flight on it complete now; their completions
   // carry the old generation and are ignored (their buffers recycled).
+  reset_if_abandoned(c.fd.get(), *c.session, reason);
   c.session->on_close(reason);
   std::error_code ignored;
   sys::shutdown(c.fd.get(), SHUT_RDWR, ignored);

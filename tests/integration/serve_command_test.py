@@ -151,7 +151,12 @@ class ServeCommandTest(unittest.TestCase):
                               (["--protocol", "http"], "--protocol: 'http' is not one of"),
                               (["--idle-timeout", "soon"], "--idle-timeout: 'soon' is not a duration"),
                               (["--listen", "[::1"], "missing ']'"),
-                              (["--user", "no-such-user"], "--user: no user named 'no-such-user'")]:
+                              (["--user", "no-such-user"], "--user: no user named 'no-such-user'"),
+                              # The kernel keeps these in an int: never cut silently.
+                              (["--socket-send-buffer", "5GiB"],
+                               "--socket-send-buffer: '5GiB' is more than the most, 1 GiB"),
+                              (["--socket-unsent-limit", "2GiB"], "--socket-unsent-limit: '2GiB'"),
+                              (["--uring-buffer-size", "4GiB"], "--uring-buffer-size: '4GiB'")]:
             result = subprocess.run([SOCKKIT, "serve", *args], capture_output=True, text=True,
                                     timeout=TIMEOUT)
             self.assertEqual(result.returncode, 2, args)

@@ -132,6 +132,9 @@ using KeepAliveIdle =
 using KeepAliveInterval =
     DurationOption<IPPROTO_TCP, TCP_KEEPINTVL, std::chrono::seconds, "TCP_KEEPINTVL">;
 using KeepAliveCount = IntOption<IPPROTO_TCP, TCP_KEEPCNT, "TCP_KEEPCNT">;
+/// The most unsent data the kernel queues for a socket (sent-but-unacknowledged data is
+/// not limited): past it, send() takes no more and the socket is not writable.
+using NotSentLowWater = IntOption<IPPROTO_TCP, TCP_NOTSENT_LOWAT, "TCP_NOTSENT_LOWAT">;
 /// How long sent data may stay unacknowledged before the kernel gives up on the peer.
 using UserTimeout =
     DurationOption<IPPROTO_TCP, TCP_USER_TIMEOUT, std::chrono::milliseconds, "TCP_USER_TIMEOUT">;

@@ -30,6 +30,12 @@ TEST(Units, SizesAreBinary) {
   EXPECT_EQ(parse_size_range("100"), std::make_pair(std::size_t{100}, std::size_t{100}));
 }
 
+TEST(Units, SizesCanHaveACeiling) {
+  EXPECT_EQ(parse_size_at_most("1GiB", std::size_t{1} << 30), std::size_t{1} << 30);
+  EXPECT_THROW((void)parse_size_at_most("1025MiB", std::size_t{1} << 30), std::invalid_argument);
+  EXPECT_THROW((void)parse_size_at_most("lots", std::size_t{1} << 30), std::invalid_argument);
+}
+
 TEST(Units, RatesTakeThousands) {
   EXPECT_EQ(parse_rate("1000"), 1000.0);
   EXPECT_EQ(parse_rate("1000/s"), 1000.0);

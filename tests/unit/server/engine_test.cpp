@@ -2,6 +2,8 @@
 #include "sockkit/server/engine.hpp"
 
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -314,6 +316,41 @@ TEST_P(EngineTest, SendTimeoutClosesAClientThatNeverReads) {
       << "closes: " << testing::PrintToString(server.engine().stats().closed)
       << " in/out: " << server.engine().stats().bytes_in << "/"
       << server.engine().stats().bytes_out;
+}
+
+// A client given up on by the send timeout learns it at once: the server resets the
+// connection. A FIN would wait behind the replies the client never takes, so the client
+// would never see the close (found by S1: one of 200 clients never saw it), and the
+// server's kernel would keep the socket and its replies. Both where the replies wait in
+// the server (past the unsent limit) and where the kernel holds them all.
+TEST_P(EngineTest, AClientClosedByTheSendTimeoutSeesAResetAtOnce) {
+  struct Case {
+    std::size_t sent, unsent_limit;
+  };
+  for (const auto [sent, unsent_limit] : {Case{192 * 1024, 16 * 1024}, Case{96 * 1024, 0}}) {
+    auto config = base_config();
+    config.socket_unsent_limit = unsent_limit;
+    config.send_timeout = 500ms;
+    RunningServer server(GetParam(), config);
+    auto clients = non_reading_clients(server, 1);
+    const int fd = clients[0].native_handle();
+    const std::vector<std::byte> chunk(sent);
+    std::size_t done = 0;
+    for (int i = 0; i < 200 && done < sent; ++i) {  // all of it reaches the server
+      std::error_code ec;
+      done += sys::send(fd, std::span(chunk).subspan(done), 0, ec);
+      std::this_thread::sleep_for(5ms);
+    }
+    ASSERT_EQ(done, sent);
+    ASSERT_TRUE(server.wait_for_stats([&](const Stats& s) { return s.bytes_in == sent; }));
+    ASSERT_TRUE(server.wait_for_stats(
+        [](const Stats& s) { return s.closed_by(CloseReason::send_timeout) == 1; }, 3s))
+        << sent << " B: not closed by the send timeout";
+    // Without reading (that would be progress): the hang-up shows within 1 s of the close.
+    pollfd watched{fd, POLLRDHUP, 0};
+    ASSERT_EQ(::poll(&watched, 1, 1000), 1) << sent << " B: the client never saw the close";
+    EXPECT_TRUE(watched.revents & POLLERR) << sent << " B: closed with a FIN, not a reset";
+  }
 }
 
 TEST_P(EngineTest, TheConnectionLimitAcceptsAndClosesTheRest) {
@@ -738,6 +775,43 @@ TEST_P(EngineTest, TheBufferBudgetBoundsAllClientsTogetherAndAReaderIsStillServe
       [](const Stats& s) { return s.closed_by(CloseReason::send_timeout) == kGreedy; }, 6s));
   EXPECT_TRUE(server.wait_for_stats([](const Stats& s) { return s.buffered < 64 * 1024; }))
       << "given back: " << server.engine().stats().buffered;
+}
+
+// socket_unsent_limit: for a client that does not read, the kernel keeps at most that
+// much of the replies unsent (plus the one segment that crossed it), and the rest waits in
+// the server's buffer, where the high-water mark and the budget count it. Without the
+// limit the kernel's send buffer (512 KiB here) takes most of the 192 KiB.
+TEST_P(EngineTest, TheKernelHoldsNoMoreThanTheUnsentLimitForAClientThatDoesNotRead) {
+  if (GetParam() != EngineKind::epoll && GetParam() != EngineKind::uring) {
+    GTEST_SKIP() << "the blocking engines wait in send() instead of holding replies";
+  }
+  constexpr std::size_t kSent = 192 * 1024;
+  const auto held_by_kernel = [&](std::size_t limit) {
+    auto config = base_config();
+    config.socket_unsent_limit = limit;
+    RunningServer server(GetParam(), config);
+    auto clients = non_reading_clients(server, 1);
+    const int fd = clients[0].native_handle();
+    const std::vector<std::byte> chunk(kSent);
+    std::size_t sent = 0;
+    for (int i = 0; i < 200 && sent < kSent; ++i) {  // as fast as the server takes it
+      std::error_code ec;
+      sent += sys::send(fd, std::span(chunk).subspan(sent), 0, ec);
+      std::this_thread::sleep_for(5ms);
+    }
+    EXPECT_EQ(sent, kSent);
+    EXPECT_TRUE(server.wait_for_stats([&](const Stats& s) { return s.bytes_in == kSent; }));
+    std::this_thread::sleep_for(100ms);  // the replies settle where they will stay
+    int delivered = 0;                   // what reached the client's receive buffer
+    EXPECT_EQ(::ioctl(fd, FIONREAD, &delivered), 0);
+    return server.engine().stats().bytes_out - static_cast<std::uint64_t>(delivered);
+  };
+  const auto without = held_by_kernel(0);
+  const auto with = held_by_kernel(16 * 1024);
+  std::cout << "[   NOTE   ] the kernel held " << without << " B unsent without the limit, " << with
+            << " B with 16 KiB\n";
+  EXPECT_GE(without, 96u * 1024);
+  EXPECT_LE(with, (16 + 64 + 4) * 1024u);
 }
 
 // The io_uring engine with a 4-entry queue and 2 receive buffers: the full-queue path
