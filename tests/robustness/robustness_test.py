@@ -23,7 +23,8 @@ import time
 import unittest
 
 from harness import (SANITIZED, SOAK, SOCKKIT, TIMEOUT, Canary, EngineCase, Server, closed_by,
-                     closed_total, echo, ends_within, frame, hung_up_within, report, run_bench)
+                     closed_total, echo, ends_within, frame, hung_up_within, report, run_bench,
+                     tcp_memory_pages)
 
 libc = ctypes.CDLL(None, use_errno=True)
 # tgkill(2), a signal to one thread of another process (F3); not in Python's os module.
@@ -1152,15 +1153,21 @@ class RobustnessTest(EngineCase):
                 for _ in range(count):
                     c = server.connect()
                     c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                    # The clients' own kernel buffers stay small: 2,000 of them holding
+                    # 1 MiB each in their send queues put this machine's kernel into TCP
+                    # memory pressure (tcp_mem, 1.5 GB here), which delayed every socket,
+                    # the canary's too; a remote client's buffers are not the server's.
+                    c.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
                     c.setblocking(False)
                     clients.append(c)
                 # Each sends up to 1 MiB as fast as the server takes it, never reading;
                 # the server's RSS is sampled every 100 ms meanwhile and for 2 s after.
                 chunk = os.urandom(65536)
                 sent = [0] * count
-                peak_rss = peak_held = 0
+                peak_rss = peak_held = peak_tcp_pages = 0
                 last_sample = 0.0
-                deadline = time.monotonic() + 10
+                last_moved = time.monotonic()
+                deadline = last_moved + 10
                 while time.monotonic() < deadline:
                     moved = 0
                     for i, c in enumerate(clients):
@@ -1176,8 +1183,13 @@ class RobustnessTest(EngineCase):
                         last_sample = time.monotonic()
                         peak_rss = max(peak_rss, server.rss_kib())
                         peak_held = max(peak_held, server.stats(fresh=False).get("buffered", 0))
-                    if moved == 0:
+                        peak_tcp_pages = max(peak_tcp_pages, tcp_memory_pages())
+                    if moved:
+                        last_moved = time.monotonic()
+                    elif time.monotonic() - last_moved > 0.5:
                         break  # everyone is stuck: the server reads nobody's bytes any more
+                    else:
+                        time.sleep(0.001)
                 for _ in range(20):
                     time.sleep(0.1)
                     peak_rss = max(peak_rss, server.rss_kib())
@@ -1189,6 +1201,7 @@ class RobustnessTest(EngineCase):
                        rss_growth_mib=round((peak_rss - baseline) / 1024, 1),
                        peak_buffered_mib=round(peak_held / (1 << 20), 1),
                        pauses=stats.get("budget_pauses"), sent_mib=round(sum(sent) / (1 << 20)),
+                       kernel_tcp_mib=round(peak_tcp_pages * 4096 / (1 << 20)),
                        canary_p99_ms=round(canary.p99() * 1000, 1),
                        quiet_p99_ms=round(quiet_p99 * 1000, 1))
                 self.assertTrue(alive)
