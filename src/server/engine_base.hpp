@@ -5,9 +5,12 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "engine_support.hpp"
+#include "session.hpp"
 #include "sockkit/server/engine.hpp"
 
 namespace sockkit::server::detail {
@@ -68,6 +71,38 @@ class MultiLoopEngine : public EngineBase {
   [[nodiscard]] std::vector<Stats> loop_stats() const;
 
  protected:
+  /// What a loop does with each client it accepted, before it watches the socket: over
+  /// the connection limit the client is turned away (it sees EOF, not a hang); otherwise
+  /// its socket is set up and its session and a slot in `slots` are made, everything that
+  /// allocates before anything changes, so no memory for them turns away only this client.
+  /// Turned away: counted as rejected, logged (at most once a second), nullopt, and `fd`
+  /// is the caller's to close. Admitted: the slot, whose `session` is set; the caller
+  /// fills in the rest.
+  template <class Slots>
+  std::optional<std::size_t> admit(int fd, Slots& slots, StatsCounters& counters,
+                                   Clock::time_point now) {
+    if (open_connections_.fetch_add(1) >= config_.max_connections) {
+      open_connections_.fetch_sub(1);
+      counters.rejected();
+      log_.say("connection limit (" + std::to_string(config_.max_connections) + ") reached on " +
+               listener_.local_address().to_string() + "; closing new clients");
+      return std::nullopt;
+    }
+    prepare_client_socket(fd, config_);
+    try {
+      auto session = std::make_unique<Session>(config_, budget_, now, fd);
+      const auto slot = slots.acquire();
+      slots[slot].session = std::move(session);
+      return slot;
+    } catch (const std::exception& e) {
+      open_connections_.fetch_sub(1);
+      counters.rejected();
+      log_.say("cannot serve a new client on " + listener_.local_address().to_string() + ": " +
+               e.what() + "; closing it");
+      return std::nullopt;
+    }
+  }
+
   /// Open connections across the loops, for max_connections.
   std::atomic<std::size_t> open_connections_{0};
   std::vector<std::unique_ptr<EventLoop>> loops_;  // made by the derived constructor

@@ -146,36 +146,16 @@ void EpollEngine::Loop::accept_clients(Clock::time_point now) {
       }
       return;  // EAGAIN: none left (level-triggered epoll brings us back for more)
     }
-    if (engine_.open_connections_.fetch_add(1) >= engine_.config_.max_connections) {
-      engine_.open_connections_.fetch_sub(1);
-      counters_.rejected();  // fd closes here: the client sees EOF, not a hang
-      engine_.log_.say("connection limit (" + std::to_string(engine_.config_.max_connections) +
-                       ") reached on " + listener.local_address().to_string() +
-                       "; closing new clients");
-      continue;
-    }
-    prepare_client_socket(fd.get(), engine_.config_);
-    std::unique_ptr<Session> session;
-    std::size_t slot = 0;
-    try {  // everything that allocates, before anything changes
-      session = std::make_unique<Session>(engine_.config_, engine_.budget_, now, fd.get());
-      slot = slots_.acquire();
-    } catch (const std::exception& e) {
-      engine_.open_connections_.fetch_sub(1);
-      counters_.rejected();  // fd closes here: the client sees EOF, the others go on
-      engine_.log_.say("cannot serve a new client on " + listener.local_address().to_string() +
-                       ": " + e.what() + "; closing it");
-      continue;
-    }
-    auto& c = slots_[slot];
+    const auto slot = engine_.admit(fd.get(), slots_, counters_, now);
+    if (!slot) continue;  // fd closes here: the client sees EOF, the others go on
+    auto& c = slots_[*slot];
     c.fd = std::move(fd);
-    c.session = std::move(session);
     c.open = true;
     c.interest = EPOLLIN;
-    epoll_.add(c.fd.get(), c.interest, token_of(slot, c.generation), ec);
+    epoll_.add(c.fd.get(), c.interest, token_of(*slot, c.generation), ec);
     ++open_count_;
     counters_.accepted();
-    if (ec) close(slot, proto::CloseReason::error);
+    if (ec) close(*slot, proto::CloseReason::error);
   }
 }
 

@@ -375,31 +375,10 @@ void UringEngine::Loop::on_accept(int result, bool more, Clock::time_point now) 
 }
 
 void UringEngine::Loop::adopt(sys::Fd fd, Clock::time_point now) {
-  if (engine_.open_connections_.fetch_add(1) >= engine_.config_.max_connections) {
-    engine_.open_connections_.fetch_sub(1);
-    counters_.rejected();
-    engine_.log_.say("connection limit (" + std::to_string(engine_.config_.max_connections) +
-                     ") reached on " + engine_.listener_.local_address().to_string() +
-                     "; closing new clients");
-    return;
-  }
-  prepare_client_socket(fd.get(), engine_.config_);
-  std::unique_ptr<Session> session;
-  std::size_t slot = 0;
-  try {  // everything that allocates, before anything changes
-    session = std::make_unique<Session>(engine_.config_, engine_.budget_, now, fd.get());
-    slot = slots_.acquire();
-  } catch (const std::exception& e) {
-    engine_.open_connections_.fetch_sub(1);
-    counters_.rejected();  // fd closes here: the client sees EOF, the others go on
-    engine_.log_.say("cannot serve a new client on " +
-                     engine_.listener_.local_address().to_string() + ": " + e.what() +
-                     "; closing it");
-    return;
-  }
-  auto& c = slots_[slot];
+  const auto slot = engine_.admit(fd.get(), slots_, counters_, now);
+  if (!slot) return;  // fd closes here: the client sees EOF, the others go on
+  auto& c = slots_[*slot];
   c.fd = std::move(fd);
-  c.session = std::move(session);
   c.open = true;
   c.recv_armed = false;
   c.recv_cancelling = false;
@@ -408,7 +387,7 @@ void UringEngine::Loop::adopt(sys::Fd fd, Clock::time_point now) {
   c.sent = 0;
   ++open_count_;
   counters_.accepted();
-  arm_recv(slot);
+  arm_recv(*slot);
 }
 
 void UringEngine::Loop::on_recv(std::size_t slot, const io_uring_cqe& cqe, Clock::time_point now) {
