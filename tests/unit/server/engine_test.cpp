@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <mutex>
@@ -316,6 +318,49 @@ TEST_P(EngineTest, SendTimeoutClosesAClientThatNeverReads) {
       << "closes: " << testing::PrintToString(server.engine().stats().closed)
       << " in/out: " << server.engine().stats().bytes_in << "/"
       << server.engine().stats().bytes_out;
+}
+
+// The server's own socket for `client`: the descriptor of this process whose peer is the
+// client's address (the engine runs in this process), or -1.
+int server_side_of(const net::StreamSocket& client) {
+  sockaddr_storage mine{};
+  socklen_t length = sizeof mine;
+  if (::getsockname(client.native_handle(), reinterpret_cast<sockaddr*>(&mine), &length) != 0) {
+    return -1;
+  }
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    const int fd = std::stoi(entry.path().filename().string());
+    sockaddr_storage peer{};
+    socklen_t peer_length = sizeof peer;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_length) == 0 &&
+        peer_length == length && std::memcmp(&peer, &mine, length) == 0) {
+      return fd;
+    }
+  }
+  return -1;
+}
+
+// Every engine sets up each TCP client's socket as ServerConfig says: no Nagle delay (a
+// reply would otherwise wait for the client's ACK of the one before: 5 ms per reply in an
+// open-loop benchmark), keepalive, the user timeout, the send buffer and the unsent limit.
+TEST_P(EngineTest, EachClientSocketIsSetUpAsTheConfigSays) {
+  auto config = base_config();
+  config.keepalive_idle = std::chrono::seconds(7);
+  config.tcp_user_timeout = 9s;
+  config.socket_send_buffer = 64 * 1024;
+  config.socket_unsent_limit = 32 * 1024;
+  RunningServer server(GetParam(), config);
+  auto client = server.connect();
+  const auto data = test::random_bytes(16, 1);
+  ASSERT_TRUE(echo_round_trip(client, data) == data);  // accepted and set up by now
+  const int fd = server_side_of(client);
+  ASSERT_GE(fd, 0) << "no socket of this process has the client as its peer";
+  EXPECT_TRUE(sys::get_option<sys::NoDelay>(fd).value);
+  EXPECT_TRUE(sys::get_option<sys::KeepAlive>(fd).value);
+  EXPECT_EQ(sys::get_option<sys::KeepAliveIdle>(fd).value, std::chrono::seconds(7));
+  EXPECT_EQ(sys::get_option<sys::UserTimeout>(fd).value, 9s);
+  EXPECT_EQ(sys::get_option<sys::SendBufferSize>(fd).value, 2 * 64 * 1024);  // (doubled)
+  EXPECT_EQ(sys::get_option<sys::NotSentLowWater>(fd).value, 32 * 1024);
 }
 
 // A client given up on by the send timeout learns it at once: the server resets the
