@@ -827,9 +827,6 @@ TEST_P(EngineTest, TheBufferBudgetBoundsAllClientsTogetherAndAReaderIsStillServe
 // the server's buffer, where the high-water mark and the budget count it. Without the
 // limit the kernel's send buffer (512 KiB here) takes most of the 192 KiB.
 TEST_P(EngineTest, TheKernelHoldsNoMoreThanTheUnsentLimitForAClientThatDoesNotRead) {
-  if (GetParam() != EngineKind::epoll && GetParam() != EngineKind::uring) {
-    GTEST_SKIP() << "the blocking engines wait in send() instead of holding replies";
-  }
   constexpr std::size_t kSent = 192 * 1024;
   const auto held_by_kernel = [&](std::size_t limit) {
     auto config = base_config();
