@@ -31,8 +31,7 @@ proto::CloseReason serve_blocking(sys::Fd fd, const SessionContext& context) noe
   std::error_code ec;
 
   const auto finish = [&](proto::CloseReason reason) {
-    reset_if_abandoned(fd.get(), session, reason);
-    session.on_close(reason);
+    end_session(fd.get(), session, reason);
     context.stats.closed(reason);
     return reason;
   };

@@ -12,6 +12,7 @@
 #include "engine_support.hpp"
 #include "session.hpp"
 #include "sockkit/server/engine.hpp"
+#include "sockkit/sys/fd.hpp"
 
 namespace sockkit::server::detail {
 
@@ -76,10 +77,10 @@ class MultiLoopEngine : public EngineBase {
   /// its socket is set up and its session and a slot in `slots` are made, everything that
   /// allocates before anything changes, so no memory for them turns away only this client.
   /// Turned away: counted as rejected, logged (at most once a second), nullopt, and `fd`
-  /// is the caller's to close. Admitted: the slot, whose `session` is set; the caller
-  /// fills in the rest.
+  /// stays the caller's, to close. Admitted: counted, and the slot, open and holding `fd`
+  /// and the session; the caller sets up the rest of it.
   template <class Slots>
-  std::optional<std::size_t> admit(int fd, Slots& slots, StatsCounters& counters,
+  std::optional<std::size_t> admit(sys::Fd& fd, Slots& slots, StatsCounters& counters,
                                    Clock::time_point now) {
     if (open_connections_.fetch_add(1) >= config_.max_connections) {
       open_connections_.fetch_sub(1);
@@ -88,11 +89,15 @@ class MultiLoopEngine : public EngineBase {
                listener_.local_address().to_string() + "; closing new clients");
       return std::nullopt;
     }
-    prepare_client_socket(fd, config_);
+    prepare_client_socket(fd.get(), config_);
     try {
-      auto session = std::make_unique<Session>(config_, budget_, now, fd);
+      auto session = std::make_unique<Session>(config_, budget_, now, fd.get());
       const auto slot = slots.acquire();
-      slots[slot].session = std::move(session);
+      auto& c = slots[slot];
+      c.fd = std::move(fd);
+      c.session = std::move(session);
+      c.open = true;
+      counters.accepted();
       return slot;
     } catch (const std::exception& e) {
       open_connections_.fetch_sub(1);

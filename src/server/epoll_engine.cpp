@@ -146,15 +146,12 @@ void EpollEngine::Loop::accept_clients(Clock::time_point now) {
       }
       return;  // EAGAIN: none left (level-triggered epoll brings us back for more)
     }
-    const auto slot = engine_.admit(fd.get(), slots_, counters_, now);
+    const auto slot = engine_.admit(fd, slots_, counters_, now);
     if (!slot) continue;  // fd closes here: the client sees EOF, the others go on
     auto& c = slots_[*slot];
-    c.fd = std::move(fd);
-    c.open = true;
     c.interest = EPOLLIN;
     epoll_.add(c.fd.get(), c.interest, token_of(*slot, c.generation), ec);
     ++open_count_;
-    counters_.accepted();
     if (ec) close(*slot, proto::CloseReason::error);
   }
 }
@@ -218,8 +215,7 @@ void EpollEngine::Loop::close(std::size_t slot, proto::CloseReason reason) {
   if (!c.open) return;
   // Closing the fd takes it out of epoll; the generation makes any event already fetched
   // for it in this round a stale one.
-  reset_if_abandoned(c.fd.get(), *c.session, reason);
-  c.session->on_close(reason);
+  end_session(c.fd.get(), *c.session, reason);
   c.fd.reset();
   c.session.reset();
   c.open = false;

@@ -198,13 +198,15 @@ void check_unsent(int fd, Session& session, Clock::time_point now) noexcept {
   if (!ec) session.on_unsent(unsent, now);
 }
 
-void reset_if_abandoned(int fd, const Session& session, proto::CloseReason reason) noexcept {
+void end_session(int fd, Session& session, proto::CloseReason reason) noexcept {
   using proto::CloseReason;
   const bool abandoned = reason == CloseReason::send_timeout || reason == CloseReason::error ||
                          (reason == CloseReason::server_stopping && session.queued() > 0);
-  if (!abandoned) return;
-  std::error_code ignored;
-  sys::set_option(fd, sys::Linger{.enabled = true, .timeout = {}}, ignored);
+  if (abandoned) {
+    std::error_code ignored;
+    sys::set_option(fd, sys::Linger{.enabled = true, .timeout = {}}, ignored);
+  }
+  session.on_close(reason);
 }
 
 }  // namespace sockkit::server::detail

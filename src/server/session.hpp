@@ -105,11 +105,12 @@ class Session {
 /// the replies to the client on `fd` it still holds, and tells `session`.
 void check_unsent(int fd, Session& session, Clock::time_point now) noexcept;
 
-/// Called just before a client's socket is closed. A connection given up on with replies
-/// still owed (the send timeout, an error, the drain deadline with replies queued) is
-/// reset instead of closed with a FIN: the FIN would wait behind replies the client never
+/// What every engine does just before it closes the client's socket `fd` for `reason`:
+/// tells `session` (the close is reported), and resets a connection given up on with
+/// replies still owed (the send timeout, an error, the drain deadline with replies queued)
+/// instead of closing it with a FIN. The FIN would wait behind replies the client never
 /// takes, so the client would never learn of the close while the kernel kept the socket
 /// and its buffers as an orphan; and a FIN after a cut stream says it was all there.
-void reset_if_abandoned(int fd, const Session& session, proto::CloseReason reason) noexcept;
+void end_session(int fd, Session& session, proto::CloseReason reason) noexcept;
 
 }  // namespace sockkit::server::detail

@@ -375,18 +375,15 @@ void UringEngine::Loop::on_accept(int result, bool more, Clock::time_point now) 
 }
 
 void UringEngine::Loop::adopt(sys::Fd fd, Clock::time_point now) {
-  const auto slot = engine_.admit(fd.get(), slots_, counters_, now);
+  const auto slot = engine_.admit(fd, slots_, counters_, now);
   if (!slot) return;  // fd closes here: the client sees EOF, the others go on
   auto& c = slots_[*slot];
-  c.fd = std::move(fd);
-  c.open = true;
+  // A reused slot: its last client's operations may still have been in flight (their
+  // completions are stale now); its send copy was freed at the close.
   c.recv_armed = false;
   c.recv_cancelling = false;
   c.send_in_flight = false;
-  c.sending.clear();
-  c.sent = 0;
   ++open_count_;
-  counters_.accepted();
   arm_recv(*slot);
 }
 
@@ -469,8 +466,7 @@ void UringEngine::Loop::close(std::size_t slot, proto::CloseReason reason) {
   if (!c.open) return;
   // shutdown() makes the operations still in flight on it complete now; their completions
   // carry the old generation and are ignored (their buffers recycled).
-  reset_if_abandoned(c.fd.get(), *c.session, reason);
-  c.session->on_close(reason);
+  end_session(c.fd.get(), *c.session, reason);
   std::error_code ignored;
   sys::shutdown(c.fd.get(), SHUT_RDWR, ignored);
   c.fd.reset();
