@@ -91,6 +91,7 @@ class Server:
         self.baseline_fds = None
         time.sleep(0.05)
         self.baseline_fds = self.fd_count()
+        self.baseline_fd_set = self.fd_targets()
 
     def _read_stdout(self):
         buffer = ""
@@ -128,6 +129,30 @@ class Server:
 
     def fd_count(self):
         return len(os.listdir(f"/proc/{self.pid}/fd"))
+
+    def fd_targets(self):
+        """{fd number: what it refers to}, e.g. {"7": "socket:[123]"}."""
+        targets = {}
+        for fd in os.listdir(f"/proc/{self.pid}/fd"):
+            try:
+                targets[fd] = os.readlink(f"/proc/{self.pid}/fd/{fd}")
+            except OSError:
+                pass  # closed while listing
+        return targets
+
+    def describe_extra_fds(self):
+        """For a failed descriptor audit: the descriptors not there at the start, each
+        socket's state as `ss` sees it, and the server's last stats line."""
+        extra = {fd: target for fd, target in self.fd_targets().items()
+                 if self.baseline_fd_set.get(fd) != target}
+        lines = [f"fd {fd} -> {target}" for fd, target in sorted(extra.items())]
+        inodes = {t[len("socket:["):-1] for t in extra.values() if t.startswith("socket:[")}
+        if inodes:
+            ss = subprocess.run(["ss", "-tanepi"], capture_output=True, text=True).stdout
+            entries = re.split(r"\n(?=\S)", ss)
+            lines += [e for e in entries if any(f"ino:{i} " in e for i in inodes)]
+        lines.append(f"last stats: {self.latest}")
+        return "\n".join(lines)
 
     def status_kib(self, field):
         with open(f"/proc/{self.pid}/status") as f:

@@ -73,7 +73,8 @@ class RobustnessTest(EngineCase):
     def audit(self, server):
         """R4: every test ends with the server's descriptors back where they started."""
         self.assertTrue(server.fds_back_to_baseline(2.0),
-                        f"fds {server.fd_count()} > baseline {server.baseline_fds}")
+                        f"fds {server.fd_count()} > baseline {server.baseline_fds}:\n"
+                        + server.describe_extra_fds())
 
     # --- L: load and limits ---------------------------------------------------------------
     def test_l1_idle_connections_ramp(self):
@@ -696,7 +697,7 @@ class RobustnessTest(EngineCase):
                     c.recv(4096)
                     c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     c.close()
-                self.assertTrue(server.fds_back_to_baseline(2.0))
+                self.audit(server)
                 stats = server.wait_stats(lambda s: closed_total(s) >= count, 5)
                 self.assertIsNotNone(stats)
                 resets = closed_by(stats, "peer_reset")
