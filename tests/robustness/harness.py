@@ -151,6 +151,16 @@ class Server:
             ss = subprocess.run(["ss", "-tanepi"], capture_output=True, text=True).stdout
             entries = re.split(r"\n(?=\S)", ss)
             lines += [e for e in entries if any(f"ino:{i} " in e for i in inodes)]
+        for tid in sorted(os.listdir(f"/proc/{self.pid}/task")):  # a loop stuck or spinning?
+            try:
+                with open(f"/proc/{self.pid}/task/{tid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                with open(f"/proc/{self.pid}/task/{tid}/wchan") as f:
+                    wchan = f.read()
+            except OSError:
+                continue
+            lines.append(f"thread {tid}: state {fields[0]}, cpu ticks {int(fields[11]) + int(fields[12])}, "
+                         f"waiting in {wchan or '-'}")
         lines.append(f"last stats: {self.latest}")
         return "\n".join(lines)
 
