@@ -35,6 +35,7 @@ void StatsCounters::add_to(Stats& total) const noexcept {
   total.rejected += rejected_.load(std::memory_order_relaxed);
   total.bytes_in += bytes_in_.load(std::memory_order_relaxed);
   total.bytes_out += bytes_out_.load(std::memory_order_relaxed);
+  total.buffer_waits += buffer_waits_.load(std::memory_order_relaxed);
   for (std::size_t i = 0; i < closed_.size(); ++i) {
     total.closed[i] += closed_[i].load(std::memory_order_relaxed);
   }

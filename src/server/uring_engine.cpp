@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <deque>
 #include <optional>
 #include <thread>
 
@@ -85,7 +86,8 @@ class UringEngine::Loop final : public EventLoop {
     bool recv_armed = false;       // a receive is in the kernel (never more than one)
     bool recv_cancelling = false;  // ...and a cancel for it is on its way
     bool send_in_flight = false;
-    bool drained = false;  // the last receive left the socket empty (the kernel said so)
+    bool drained = false;             // the last receive left the socket empty (the kernel said so)
+    bool waiting_for_buffer = false;  // in `waiting_`: its receive found none
   };
 
   void set_up();
@@ -107,6 +109,7 @@ class UringEngine::Loop final : public EventLoop {
     c.sent = 0;
   }
   void recycle(unsigned buffer_id);
+  void rearm_waiting();
   bool provide_more_buffers();
   [[nodiscard]] std::byte* buffer(unsigned id) const noexcept {
     return buffers_.get() + std::size_t{id} * sizes_.buffer_size;
@@ -126,6 +129,9 @@ class UringEngine::Loop final : public EventLoop {
   unsigned provided_ = 0;    // buffers given to the ring so far: ids 0 .. provided_ - 1
   std::uint64_t round_ = 0;  // completions reaped so far, in rounds (one per wait)
   std::uint64_t grown_in_round_ = ~std::uint64_t{0};  // when more buffers were provided last
+  // Connections whose receive found no buffer, oldest first, as (slot, generation): at the
+  // end of a round, as many of them receive again as there are buffers.
+  std::deque<std::pair<std::size_t, std::uint32_t>> waiting_;
   SlotTable<Connection> slots_;
   std::size_t open_count_ = 0;
   bool accept_armed_ = false;
@@ -306,6 +312,25 @@ void UringEngine::Loop::run() {
       ++seen;
     }
     io_uring_cq_advance(&ring_, seen);
+    rearm_waiting();
+  }
+}
+
+// Out of buffers, a receive that is armed again at once finds none again (measured with
+// 2 buffers and 50 clients: 950,000 such completions a second, for 37,000 filled buffers).
+// The connections waiting try again once a round, in the order they ran out, no more of
+// them than there are buffers: the rest could not get one anyway.
+void UringEngine::Loop::rearm_waiting() {
+  for (unsigned tries = 0; tries < provided_ && !waiting_.empty();) {
+    const auto [slot, generation] = waiting_.front();
+    waiting_.pop_front();
+    auto& c = slots_[slot];
+    if (!c.open || c.generation != generation || !c.waiting_for_buffer) continue;  // closed
+    c.waiting_for_buffer = false;
+    if (c.session->wants_read() && !c.recv_armed) {
+      arm_recv(slot);
+      ++tries;
+    }
   }
 }
 
@@ -396,6 +421,7 @@ void UringEngine::Loop::adopt(sys::Fd fd, Clock::time_point now) {
   c.recv_cancelling = false;
   c.send_in_flight = false;
   c.drained = false;  // the client may have sent already
+  c.waiting_for_buffer = false;
   ++open_count_;
   arm_recv(*slot);
 }
@@ -413,10 +439,10 @@ void UringEngine::Loop::on_recv(std::size_t slot, const io_uring_cqe& cqe, Clock
   } else if (cqe.res == 0) {
     c.session->on_end_of_stream();
   } else if (cqe.res == -ENOBUFS) {
-    // Every provided buffer was in use: provide more if there are more, and pump() arms
-    // the receive again (by then this round's buffers are back as well). Once a round: the
-    // other receives that ran out in the same round find the buffers just added (growing
-    // for each of them went from 16 to the most in one round, with 100 clients).
+    // Every provided buffer was in use: provide more if there are more (once a round: the
+    // other receives that ran out in the same round find the ones just added; growing for
+    // each of them went from 16 to the most in one round, with 100 clients). The receive
+    // waits for the end of the round to be armed again (rearm_waiting).
     c.drained = false;  // data is waiting for a buffer
     if (grown_in_round_ != round_) {
       if (provide_more_buffers()) {
@@ -426,6 +452,9 @@ void UringEngine::Loop::on_recv(std::size_t slot, const io_uring_cqe& cqe, Clock
                          " io_uring receive buffers were in use at once; receives wait for one");
       }
     }
+    c.waiting_for_buffer = true;
+    waiting_.emplace_back(slot, c.generation);
+    counters_.buffer_wait();
   } else if (cqe.res < 0 && cqe.res != -ECANCELED) {
     return close(slot, reason_for(refusal(cqe.res)));
   }
@@ -471,7 +500,7 @@ void UringEngine::Loop::pump(std::size_t slot, Clock::time_point now) {
   // way: arming another meanwhile would put two receives on one socket (and, when the
   // cancelled one's completion came, a third), each taking a buffer when data came —
   // found as receive buffers running out with fewer connections than buffers (X5).
-  if (c.session->wants_read() && !c.recv_armed) {
+  if (c.session->wants_read() && !c.recv_armed && !c.waiting_for_buffer) {
     arm_recv(slot);
   } else if (!c.session->wants_read() && c.recv_armed && !c.recv_cancelling) {
     // Above the high-water mark (or ending): stop taking this client's bytes.

@@ -18,6 +18,8 @@ struct Stats {
   std::uint64_t buffered = 0;       // bytes the reply buffers hold now (max_buffer_memory)
   std::uint64_t budget_pauses = 0;  // times a client was left holding replies with the
                                     // budget spent, so not read until they went
+  std::uint64_t buffer_waits = 0;   // io_uring: receives that found every receive buffer
+                                    // in use and waited for one (raise --uring-buffers)
 
   [[nodiscard]] std::uint64_t closed_by(proto::CloseReason reason) const noexcept {
     return closed[static_cast<std::size_t>(reason)];
@@ -40,6 +42,7 @@ class StatsCounters {
   void rejected() noexcept { bump(rejected_, 1); }
   void bytes_in(std::uint64_t n) noexcept { bump(bytes_in_, n); }
   void bytes_out(std::uint64_t n) noexcept { bump(bytes_out_, n); }
+  void buffer_wait() noexcept { bump(buffer_waits_, 1); }
   void closed(proto::CloseReason reason) noexcept {
     bump(closed_[static_cast<std::size_t>(reason)], 1);
   }
@@ -59,6 +62,7 @@ class StatsCounters {
   std::atomic<std::uint64_t> rejected_{0};
   std::atomic<std::uint64_t> bytes_in_{0};
   std::atomic<std::uint64_t> bytes_out_{0};
+  std::atomic<std::uint64_t> buffer_waits_{0};
   std::array<std::atomic<std::uint64_t>, proto::kCloseReasonCount> closed_{};
 };
 
