@@ -896,8 +896,8 @@ TEST(UringEngine, ATinyRingAndTwoBuffersStillEchoEveryByte) {
   // (25 times for each buffer filled, before).
   const auto stats = server.engine().stats();
   const auto filled = stats.bytes_in / 4096;  // at least this many receives filled one
-  std::cout << "[   NOTE   ] " << stats.buffer_waits << " receives waited for a buffer; "
-            << filled << " or more filled one\n";
+  std::cout << "[   NOTE   ] " << stats.buffer_waits << " receives waited for a buffer; " << filled
+            << " or more filled one\n";
   EXPECT_GT(stats.buffer_waits, 0u)
       << "the out-of-buffers path was never taken, so this test proved nothing about it";
   EXPECT_LE(stats.buffer_waits, 4 * filled);
