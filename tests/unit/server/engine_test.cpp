@@ -907,6 +907,41 @@ TEST(UringEngine, ATinyRingAndTwoBuffersStillEchoEveryByte) {
   })) << "running out of buffers is logged";
 }
 
+// 100 clients with data waiting at once, on one loop that starts with 16 receive buffers:
+// the loop provides more as receives run out, once a round, so it never comes to all 512
+// in use. (It used to grow once for each receive that ran out: from 16 to 512 in one
+// round, with every one of them logged as in use while fewer than 100 were.)
+TEST(UringEngine, AHundredClientsAtOnceGrowTheBuffersWithoutRunningOut) {
+  if (const auto ec = check_engine(EngineKind::uring)) {
+    GTEST_SKIP() << "the kernel refuses the uring engine here: " << ec.message();
+  }
+  auto config = base_config();
+  config.threads = 1;
+  std::mutex log_mutex;
+  std::vector<std::string> log;
+  config.log = [&](std::string_view line) {
+    std::lock_guard lock(log_mutex);
+    log.emplace_back(line);
+  };
+  RunningServer server(EngineKind::uring, config);
+  constexpr std::size_t kClients = 100;
+  std::vector<net::StreamSocket> clients;
+  for (std::size_t i = 0; i < kClients; ++i) clients.push_back(server.connect());
+  const auto message = test::random_bytes(64 * 1024, 7);
+  for (int round = 0; round < 10; ++round) {
+    for (auto& c : clients) c.send_all(message);  // every client's, before any reply is read
+    for (auto& c : clients) {
+      std::vector<std::byte> back(message.size());
+      c.recv_exact(back);
+      EXPECT_TRUE(back == message);
+    }
+  }
+  EXPECT_GT(server.engine().stats().buffer_waits, 0u)
+      << "the 16 buffers it starts with never ran out, so this test proved nothing";
+  std::lock_guard lock(log_mutex);
+  for (const auto& line : log) EXPECT_EQ(line.find("receive buffers were in use"), line.npos);
+}
+
 TEST(UringEngine, RefusesSizesItCannotUse) {
   if (const auto ec = check_engine(EngineKind::uring)) {
     GTEST_SKIP() << "the kernel refuses the uring engine here: " << ec.message();
