@@ -86,6 +86,28 @@ ServerConfig base_config() {
   return config;
 }
 
+// What a server logs, kept for the test to read (an engine logs from its own threads).
+// Declared before the server, so it outlives it.
+class CapturedLog {
+ public:
+  explicit CapturedLog(ServerConfig& config) {
+    config.log = [this](std::string_view line) {
+      const std::lock_guard lock(mutex_);
+      lines_.emplace_back(line);
+    };
+  }
+  CapturedLog(const CapturedLog&) = delete;
+  CapturedLog& operator=(const CapturedLog&) = delete;
+  [[nodiscard]] std::vector<std::string> lines() const {
+    const std::lock_guard lock(mutex_);
+    return lines_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<std::string> lines_;
+};
+
 // Clients that will never read: a 4 KiB receive buffer, non-blocking, so a test can send
 // as much as the kernel takes and then leave them sitting.
 template <class Server>
@@ -402,16 +424,7 @@ TEST_P(EngineTest, TheConnectionLimitAcceptsAndClosesTheRest) {
   if (!concurrent()) GTEST_SKIP() << "the iterative engine holds one connection by design";
   auto config = base_config();
   config.max_connections = 3;
-  std::mutex log_mutex;
-  std::vector<std::string> log;
-  config.log = [&](std::string_view line) {
-    std::lock_guard lock(log_mutex);
-    log.emplace_back(line);
-  };
-  const auto logged = [&] {
-    std::lock_guard lock(log_mutex);
-    return log;
-  };
+  const CapturedLog log(config);
   RunningServer server(GetParam(), config);
   std::vector<net::StreamSocket> kept;
   for (int i = 0; i < 3; ++i) {
@@ -424,14 +437,14 @@ TEST_P(EngineTest, TheConnectionLimitAcceptsAndClosesTheRest) {
   for (auto& e : extra) EXPECT_TRUE(closes_within(e, 1s)) << "over the limit: EOF, not a hang";
   EXPECT_EQ(server.engine().stats().rejected, 2u);
   // Said once, not once per client: a flood of clients must not become a flood of lines.
-  ASSERT_EQ(logged().size(), 1u);
-  EXPECT_TRUE(logged()[0].starts_with("connection limit (3) reached on ")) << logged()[0];
+  ASSERT_EQ(log.lines().size(), 1u);
+  EXPECT_TRUE(log.lines()[0].starts_with("connection limit (3) reached on ")) << log.lines()[0];
   std::this_thread::sleep_for(1100ms);  // a second later it may be said again, with a count
   auto another = server.connect();
   EXPECT_TRUE(closes_within(another, 1s));
   EXPECT_TRUE(server.wait_for_stats([](const Stats& s) { return s.rejected == 3; }));
-  ASSERT_EQ(logged().size(), 2u);
-  EXPECT_TRUE(logged()[1].ends_with("(1 similar messages suppressed)")) << logged()[1];
+  ASSERT_EQ(log.lines().size(), 2u);
+  EXPECT_TRUE(log.lines()[1].ends_with("(1 similar messages suppressed)")) << log.lines()[1];
   kept.pop_back();  // one leaves, so one more fits
   EXPECT_TRUE(server.wait_for_stats([](const Stats& s) { return s.active() == 2; }));
   auto late = server.connect();
@@ -701,12 +714,7 @@ TEST_P(EngineTest, ClientsThatNeverReadAreBoundedAndClosedWhileOthersAreServed) 
 TEST_P(EngineTest, NoMemoryForANewClientClosesOnlyItAndTheServerGoesOn) {
   if (!concurrent()) GTEST_SKIP() << "the iterative engine is covered by the threaded one";
   auto config = base_config();
-  std::mutex log_mutex;
-  std::vector<std::string> log;
-  config.log = [&](std::string_view line) {
-    std::lock_guard lock(log_mutex);
-    log.emplace_back(line);
-  };
+  const CapturedLog log(config);
   RunningServer server(GetParam(), config);
   auto before = server.connect();
   EXPECT_TRUE(echo_round_trip(before, test::random_bytes(10, 1)) == test::random_bytes(10, 1));
@@ -726,9 +734,9 @@ TEST_P(EngineTest, NoMemoryForANewClientClosesOnlyItAndTheServerGoesOn) {
     EXPECT_EQ(stats.closed_by(CloseReason::error), 3u);
   } else {
     EXPECT_EQ(stats.rejected, 3u);
-    std::lock_guard lock(log_mutex);
-    ASSERT_FALSE(log.empty());
-    EXPECT_TRUE(log[0].starts_with("cannot serve a new client on ")) << log[0];
+    const auto lines = log.lines();
+    ASSERT_FALSE(lines.empty());
+    EXPECT_TRUE(lines[0].starts_with("cannot serve a new client on ")) << lines[0];
   }
 }
 
@@ -865,12 +873,7 @@ TEST(UringEngine, ATinyRingAndTwoBuffersStillEchoEveryByte) {
   }
   auto config = base_config();
   config.uring = {.queue_depth = 4, .buffer_count = 2, .buffer_size = 4096};
-  std::mutex log_mutex;
-  std::vector<std::string> log;
-  config.log = [&](std::string_view line) {
-    std::lock_guard lock(log_mutex);
-    log.emplace_back(line);
-  };
+  const CapturedLog log(config);
   RunningServer server(EngineKind::uring, config);
   constexpr int kClients = 50;
   std::atomic<int> failures{0};
@@ -901,8 +904,7 @@ TEST(UringEngine, ATinyRingAndTwoBuffersStillEchoEveryByte) {
   EXPECT_GT(stats.buffer_waits, 0u)
       << "the out-of-buffers path was never taken, so this test proved nothing about it";
   EXPECT_LE(stats.buffer_waits, 4 * filled);
-  std::lock_guard lock(log_mutex);
-  EXPECT_TRUE(std::ranges::any_of(log, [](const std::string& line) {
+  EXPECT_TRUE(std::ranges::any_of(log.lines(), [](const std::string& line) {
     return line.find("receive buffers were in use") != line.npos;
   })) << "running out of buffers is logged";
 }
@@ -917,12 +919,7 @@ TEST(UringEngine, AHundredClientsAtOnceGrowTheBuffersWithoutRunningOut) {
   }
   auto config = base_config();
   config.threads = 1;
-  std::mutex log_mutex;
-  std::vector<std::string> log;
-  config.log = [&](std::string_view line) {
-    std::lock_guard lock(log_mutex);
-    log.emplace_back(line);
-  };
+  const CapturedLog log(config);
   RunningServer server(EngineKind::uring, config);
   constexpr std::size_t kClients = 100;
   std::vector<net::StreamSocket> clients;
@@ -938,8 +935,9 @@ TEST(UringEngine, AHundredClientsAtOnceGrowTheBuffersWithoutRunningOut) {
   }
   EXPECT_GT(server.engine().stats().buffer_waits, 0u)
       << "the 16 buffers it starts with never ran out, so this test proved nothing";
-  std::lock_guard lock(log_mutex);
-  for (const auto& line : log) EXPECT_EQ(line.find("receive buffers were in use"), line.npos);
+  for (const auto& line : log.lines()) {
+    EXPECT_EQ(line.find("receive buffers were in use"), line.npos);
+  }
 }
 
 TEST(UringEngine, RefusesSizesItCannotUse) {
