@@ -26,11 +26,11 @@ nlohmann::json to_json(const server::Stats& stats) {
   for (std::size_t i = 0; i < proto::kCloseReasonCount; ++i) {
     closed[std::string(proto::to_string(static_cast<proto::CloseReason>(i)))] = stats.closed[i];
   }
-  return {{"accepted", stats.accepted},        {"rejected", stats.rejected},
-          {"active", stats.active()},          {"bytes_in", stats.bytes_in},
-          {"bytes_out", stats.bytes_out},      {"closed_by_reason", closed},
-          {"buffered", stats.buffered},        {"budget_pauses", stats.budget_pauses},
-          {"buffer_waits", stats.buffer_waits}};
+  return {{"accepted", stats.accepted},   {"rejected", stats.rejected},
+          {"active", stats.active()},     {"bytes_in", stats.bytes_in},
+          {"bytes_out", stats.bytes_out}, {"closed_by_reason", closed},
+          {"buffered", stats.buffered},   {"budget_pauses", stats.budget_pauses},
+          {"promised", stats.promised},   {"buffer_waits", stats.buffer_waits}};
 }
 
 std::string stats_line(const server::Stats& stats) {

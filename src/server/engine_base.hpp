@@ -32,6 +32,7 @@ class EngineBase : public Engine {
   /// The budget's figures, for stats().
   void add_budget_to(Stats& total) const noexcept {
     total.buffered = budget_.used();
+    total.promised = budget_.promised();
     total.budget_pauses = budget_.pauses();
   }
 

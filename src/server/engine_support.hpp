@@ -65,9 +65,20 @@ class BufferBudget {
     return limit_ != 0 && used_.load(std::memory_order_relaxed) >= limit_;
   }
   [[nodiscard]] std::size_t used() const noexcept { return used_.load(std::memory_order_relaxed); }
-  /// What may still be taken (all there is, without a limit).
+  [[nodiscard]] std::size_t promised() const noexcept {
+    return promised_.load(std::memory_order_relaxed);
+  }
+  /// Bytes a read in the kernel may still bring (io_uring's multishot receive with a byte
+  /// limit): not memory yet, so not `used()`, but not `left()` for others to take either.
+  void promise(std::size_t bytes) noexcept {
+    promised_.fetch_add(bytes, std::memory_order_relaxed);
+  }
+  void unpromise(std::size_t bytes) noexcept {
+    promised_.fetch_sub(bytes, std::memory_order_relaxed);
+  }
+  /// What may still be taken, less what is promised (all there is, without a limit).
   [[nodiscard]] std::size_t left() const noexcept {
-    const auto now = used();
+    const auto now = used() + promised();
     return limit_ == 0 ? ~std::size_t{0} : limit_ > now ? limit_ - now : 0;
   }
   void count_pause() noexcept { pauses_.fetch_add(1, std::memory_order_relaxed); }
@@ -78,6 +89,7 @@ class BufferBudget {
  private:
   std::size_t limit_;
   std::atomic<std::size_t> used_{0};
+  std::atomic<std::size_t> promised_{0};
   std::atomic<std::uint64_t> pauses_{0};
 };
 

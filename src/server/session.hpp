@@ -50,6 +50,13 @@ class Session {
     return std::max(budget_.left(), kTrickleRead);
   }
   static constexpr std::size_t kTrickleRead = 4096;
+  /// The most all reads from now until the engine asks again may take together: what keeps
+  /// the replies below the high-water mark (an echo queues what it reads), or a trickle.
+  [[nodiscard]] std::size_t read_room() const noexcept {
+    return out_.size() < config_.high_water_mark
+               ? std::max(config_.high_water_mark - out_.size(), kTrickleRead)
+               : kTrickleRead;
+  }
   [[nodiscard]] bool wants_write() const noexcept { return !out_.empty(); }
   [[nodiscard]] std::span<const std::byte> pending_output() const noexcept {
     return out_.readable();

@@ -84,6 +84,10 @@ struct ServerConfig {
     /// once, receives wait for one to come back (ENOBUFS) rather than fail.
     unsigned buffer_count = 512;
     unsigned buffer_size = 16 * 1024;
+    /// Multishot receives, each ending after a byte limit so the high-water mark and the
+    /// budget hold (Linux 6.17+; an older kernel refuses the limit, and the engine then
+    /// says so once and falls back). false: one receive per request, as on older kernels.
+    bool multishot_receive = true;
   };
   UringSizes uring;
 
