@@ -27,23 +27,32 @@ def run(*args, data=b"", timeout=TIMEOUT):
 
 
 def free_port():
-    """A port nothing listens on now, for peers (nc, socat) that cannot report the one they
-    got from port 0. The tiny window before the peer binds it is the price."""
+    """A port nothing listens on now. Another process may take it before it is used: a peer
+    that must listen on it is started with `start_listening_peer`, which checks."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def wait_for_listener(port, proc):
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"the peer exited early: {proc.returncode}")
-        out = subprocess.run(["ss", "-Htln", f"sport = :{port}"], capture_output=True, text=True)
-        if out.stdout.strip():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"nothing listens on {port}")
+def start_listening_peer(argv_for_port, **popen_args):
+    """Starts a peer (nc, socat) that cannot report a port it got from port 0, on a free
+    port, and waits until it listens there itself. Between free_port() and the peer's bind,
+    a test running alongside may take the port: the peer then fails to bind and this tries
+    another (seen once: nc exited at once, and the client connected to the other test's
+    server instead). Returns (process, port)."""
+    for _ in range(5):
+        port = free_port()
+        proc = subprocess.Popen(argv_for_port(port), **popen_args)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and proc.poll() is None:
+            out = subprocess.run(["ss", "-Htlnp", f"sport = :{port}"], capture_output=True,
+                                 text=True)
+            if f"pid={proc.pid}," in out.stdout:
+                return proc, port
+            time.sleep(0.02)
+        proc.kill()
+        proc.wait()
+    raise AssertionError(f"{argv_for_port(0)[0]} never listened on a free port (5 tries)")
 
 
 class Serve:
@@ -208,11 +217,9 @@ class ClientCommandsTest(unittest.TestCase):
     # --- connect ------------------------------------------------------------------------
 
     def test_connect_is_binary_safe_and_half_closes_against_nc(self):
-        port = free_port()
         other = bytes(reversed(range(256))) * 40
-        nc = subprocess.Popen(["nc", "-N", "-l", "127.0.0.1", str(port)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE)
-        wait_for_listener(port, nc)
+        nc, port = start_listening_peer(lambda port: ["nc", "-N", "-l", "127.0.0.1", str(port)],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         writer = threading.Thread(target=lambda: (nc.stdin.write(other), nc.stdin.close()))
         writer.start()
         r = run("connect", f"127.0.0.1:{port}", data=ALL_BYTES)
@@ -224,10 +231,9 @@ class ClientCommandsTest(unittest.TestCase):
         self.assertEqual(r.stdout, other)     # all of nc's, until it closed
 
     def test_connect_sends_all_its_input_to_socat_then_eof(self):
-        port = free_port()
-        socat = subprocess.Popen(["socat", "-u", f"TCP-LISTEN:{port},reuseaddr", "-"],
-                                 stdout=subprocess.PIPE)
-        wait_for_listener(port, socat)
+        socat, port = start_listening_peer(
+            lambda port: ["socat", "-u", f"TCP-LISTEN:{port},reuseaddr", "-"],
+            stdout=subprocess.PIPE)
         r = run("connect", f"127.0.0.1:{port}", data=ALL_BYTES)
         out, _ = socat.communicate(timeout=TIMEOUT)
         self.assertEqual(r.returncode, 0, r.stderr)
