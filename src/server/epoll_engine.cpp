@@ -101,6 +101,8 @@ void EpollEngine::Loop::run() {
       next_tick = now;                        // close the idle ones at once
     }
     for (std::size_t i = 0; i < ready; ++i) {
+      if (i + 2 < ready) slots_.prefetch(events[i + 2].data.u64 & 0xFFFFFFFF);
+      if (i + 1 < ready) slots_.prefetch_session(events[i + 1].data.u64 & 0xFFFFFFFF);
       const auto token = events[i].data.u64;
       if (token == kListenerToken) {
         if (!draining) accept_clients(now);
