@@ -460,7 +460,8 @@ void UringEngine::Loop::on_recv(std::size_t slot, const io_uring_cqe& cqe, Clock
   if (ended) c.recv_armed = c.recv_cancelling = false;
   keep_promise(c, cqe.res > 0 ? static_cast<std::size_t>(cqe.res) : 0, ended);
   if (cqe.res == -EINVAL && multishot_) {
-    // A kernel before 6.17 refuses a receive with a byte limit: receive once per request.
+    // A kernel before 6.17 refuses a receive with a byte limit (6.0-6.16 check that the
+    // field is 0; before 6.0 there is no multishot receive at all): receive once per request.
     multishot_ = false;
     engine_.log_.say(
         "io_uring: this kernel cannot limit a multishot receive (Linux 6.17+ can); "
