@@ -62,6 +62,14 @@ class Session {
     return out_.readable();
   }
   [[nodiscard]] std::size_t queued() const noexcept { return out_.size(); }
+  /// The engine lends `pending_output()` to the kernel (an io_uring send reads it): those
+  /// bytes stay where they are until `output_returned()`, while replies are added.
+  void lend_output() noexcept { out_.pin(); }
+  /// The kernel is done with it (call before `on_sent()`): storage kept for it is freed.
+  void output_returned() noexcept {
+    out_.unpin();
+    account();
+  }
 
   /// Replies have waited a while with no write progress: the engine should ask the kernel
   /// how much it still holds for this client (`sys::unsent_bytes`) and pass it on. A client

@@ -8,11 +8,13 @@ namespace sockkit::codec {
 
 /// A byte queue: append at the back, consume from the front. It keeps its storage between
 /// uses, so steady traffic allocates nothing; the space before the front is reclaimed by
-/// moving the unread bytes down once it is at least half the buffer. Not synchronised.
+/// moving the unread bytes down once it is at least half the buffer. The unread bytes can
+/// be lent out (`pin()`: an io_uring send reads them while more are appended). Not
+/// synchronised.
 class ByteBuffer {
  public:
   void append(std::span<const std::byte> bytes);
-  /// The unread bytes, valid until the next append.
+  /// The unread bytes, valid until the next append (or, pinned, until `unpin()`).
   [[nodiscard]] std::span<const std::byte> readable() const noexcept {
     return std::span(data_).subspan(start_);
   }
@@ -22,13 +24,27 @@ class ByteBuffer {
   /// Empties it and frees its storage (the next append allocates again).
   void release() noexcept;
 
+  /// Lends the unread bytes out: until `unpin()` they stay where they are, unchanged. An
+  /// append that needs more room copies them to new storage but keeps the old one until
+  /// then; clear() and release() keep it too, and the front is not reclaimed.
+  void pin() noexcept { pinned_ = true; }
+  /// The loan is over: storage kept for it is freed.
+  void unpin() noexcept;
+
   [[nodiscard]] std::size_t size() const noexcept { return data_.size() - start_; }
   [[nodiscard]] bool empty() const noexcept { return size() == 0; }
-  [[nodiscard]] std::size_t capacity() const noexcept { return data_.capacity(); }
+  /// The storage held, including any kept for a loan.
+  [[nodiscard]] std::size_t capacity() const noexcept {
+    return data_.capacity() + lent_.capacity();
+  }
 
  private:
+  void keep_lent() noexcept;  // pinned: the storage becomes the loan's (if none is yet)
+
   std::vector<std::byte> data_;
   std::size_t start_ = 0;
+  std::vector<std::byte> lent_;  // pinned: the storage the loaned bytes are in, if replaced
+  bool pinned_ = false;
 };
 
 }  // namespace sockkit::codec

@@ -42,5 +42,49 @@ TEST(ByteBuffer, SteadyTrafficKeepsItsStorage) {
   EXPECT_LE(buffer.size(), 1000u);
 }
 
+// Pinned, the unread bytes are lent out (the kernel reads them for an io_uring send): they
+// must stay where they are, unchanged, through appends that grow the buffer, a reclaim of
+// the front that would otherwise happen, and a clear or release; unpin frees what was kept.
+TEST(ByteBuffer, PinnedBytesStayWhereTheyAreUntilUnpinned) {
+  ByteBuffer buffer;
+  const std::string lent(100, 'a');
+  buffer.append(bytes("skip"));
+  buffer.append(bytes(lent));
+  buffer.consume(4);  // a front to reclaim, later
+  buffer.pin();
+  const auto loan = buffer.readable();
+  ASSERT_EQ(text(loan), lent);
+  const std::string more(5000, 'b');
+  for (int i = 0; i < 10; ++i) buffer.append(bytes(more));  // grows several times
+  EXPECT_EQ(text(loan), lent) << "the lent bytes moved or changed";
+  EXPECT_EQ(buffer.size(), 100u + 50000u);
+  EXPECT_EQ(text(buffer.readable().first(100)), lent);
+  EXPECT_GE(buffer.capacity(), 50100u + 104u) << "the storage kept for the loan is counted";
+  buffer.consume(buffer.size());  // all of it sent (a clear while pinned)
+  buffer.append(bytes(std::string(100, 'c')));
+  EXPECT_EQ(text(loan), lent) << "an append after the clear wrote over the loan";
+  buffer.release();
+  EXPECT_EQ(text(loan), lent);
+  buffer.unpin();
+  EXPECT_EQ(buffer.capacity(), 0u) << "what was kept for the loan is freed";
+}
+
+TEST(ByteBuffer, APinWithRoomToGrowChangesNothing) {
+  ByteBuffer buffer;
+  buffer.append(bytes(std::string(4096, 'x')));
+  buffer.consume(4096);
+  const auto capacity = buffer.capacity();
+  buffer.append(bytes("hello"));
+  buffer.pin();
+  const auto loan = buffer.readable();
+  buffer.append(bytes(" world"));  // room enough: in place, nothing kept
+  EXPECT_EQ(text(loan), "hello");
+  EXPECT_EQ(buffer.capacity(), capacity);
+  buffer.unpin();
+  buffer.consume(5);
+  EXPECT_EQ(text(buffer.readable()), " world");
+  EXPECT_EQ(buffer.capacity(), capacity);
+}
+
 }  // namespace
 }  // namespace sockkit::codec
