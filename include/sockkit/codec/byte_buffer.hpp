@@ -14,7 +14,8 @@ namespace sockkit::codec {
 class ByteBuffer {
  public:
   void append(std::span<const std::byte> bytes);
-  /// The unread bytes, valid until the next append (or, pinned, until `unpin()`).
+  /// The unread bytes, valid until the next append (those readable at `pin()`: until
+  /// `unpin()`).
   [[nodiscard]] std::span<const std::byte> readable() const noexcept {
     return std::span(data_).subspan(start_);
   }
