@@ -41,10 +41,10 @@ void ByteBuffer::release() noexcept {
   start_ = 0;
 }
 
+// The lent bytes are in the first storage replaced while pinned; any later one held only
+// copies of them, and goes.
 void ByteBuffer::keep_lent() noexcept {
-  if (lent_.capacity() == 0) {
-    lent_.swap(data_);  // (the lent bytes were in the first storage replaced; later ones
-  }                     // held only copies, and go)
+  if (lent_.capacity() == 0) lent_.swap(data_);
 }
 
 void ByteBuffer::unpin() noexcept {

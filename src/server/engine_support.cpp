@@ -21,17 +21,20 @@ Clock::time_point StopSignal::deadline() const noexcept {
 void ThrottledLog::say(const std::string& message) {
   if (!config_.log) return;
   const auto now = Clock::now().time_since_epoch().count();
-  auto last = last_.load(std::memory_order_relaxed);
+  auto last = last_.load(std::memory_order_acquire);  // (pairs with the claim below)
   const auto second = std::chrono::duration_cast<Clock::duration>(std::chrono::seconds(1)).count();
   if (last != 0 && now - last < second) {
     suppressed_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  if (!last_.compare_exchange_strong(last, now)) {
-    suppressed_.fetch_add(1, std::memory_order_relaxed);
+  // The count is taken before the claim on the second: a caller held back because this one
+  // won the claim counts itself after, so on the next line. (Taken after the claim, the
+  // count of a caller held back at the same instant went on this line, as if said before.)
+  const auto held_back = suppressed_.exchange(0, std::memory_order_acq_rel);
+  if (!last_.compare_exchange_strong(last, now)) {  // another caller just said it
+    suppressed_.fetch_add(held_back + 1, std::memory_order_relaxed);
     return;
   }
-  const auto held_back = suppressed_.exchange(0, std::memory_order_relaxed);
   config_.log(held_back == 0
                   ? message
                   : message + " (" + std::to_string(held_back) + " similar messages suppressed)");

@@ -101,11 +101,14 @@ class UringEngine::Loop final : public EventLoop {
   void on_recv(std::size_t slot, const io_uring_cqe& cqe, Clock::time_point now);
   void on_send(std::size_t slot, int result, Clock::time_point now);
   void pump(std::size_t slot, Clock::time_point now);
-  /// The armed receive brought `bytes`, or (`ended`) will bring no more.
-  void keep_promise(Connection& c, std::size_t bytes, bool ended) noexcept {
-    const auto kept = ended ? c.promised : std::min(bytes, c.promised);
-    engine_.budget_.unpromise(kept);
-    c.promised -= kept;
+  /// The armed receive ended (or its connection closed): what it promised is given back.
+  /// Once, at the end, not as each completion comes: the budget is shared by the loops, and
+  /// an atomic update per message on it would move its cache line between cores each time.
+  /// Until then the bytes brought count twice (promised, and used once queued): the bound
+  /// errs on the safe side, by at most one limit per connection.
+  void end_promise(Connection& c) noexcept {
+    engine_.budget_.unpromise(c.promised);
+    c.promised = 0;
   }
   void recycle(unsigned buffer_id);
   void rearm_waiting();
@@ -266,8 +269,9 @@ void UringEngine::Loop::arm_recv(std::size_t slot) {
     engine_.budget_.promise(limit);
     c.promised = limit;
   } else {
-    // A length below the buffer's caps what the kernel puts in it.
-    const auto want = std::min({std::size_t{sizes_.buffer_size}, c.session->read_limit(), share});
+    // A length below the buffer's caps what the kernel puts in it. (The share is never more
+    // than the session's read_limit(): what is left of the budget, or the trickle.)
+    const auto want = std::min(std::size_t{sizes_.buffer_size}, share);
     io_uring_prep_recv(entry, c.fd.get(), nullptr, static_cast<unsigned>(want), 0);
   }
   // After a receive that emptied the socket, wait for data before trying (a try would take
@@ -445,7 +449,7 @@ void UringEngine::Loop::on_recv(std::size_t slot, const io_uring_cqe& cqe, Clock
   auto& c = slots_[slot];
   const bool ended = (cqe.flags & IORING_CQE_F_MORE) == 0;
   if (ended) c.recv_armed = c.recv_cancelling = false;
-  keep_promise(c, cqe.res > 0 ? static_cast<std::size_t>(cqe.res) : 0, ended);
+  if (ended) end_promise(c);
   if (cqe.res == -EINVAL && multishot_) {
     // A kernel before 6.17 refuses a receive with a byte limit (6.0-6.16 check that the
     // field is 0; before 6.0 there is no multishot receive at all): receive once per request.
@@ -537,8 +541,8 @@ void UringEngine::Loop::close(std::size_t slot, proto::CloseReason reason) {
   std::error_code ignored;
   sys::shutdown(c.fd.get(), SHUT_RDWR, ignored);
   c.fd.reset();
-  c.session.reset();         // a slot waiting for its next client holds no memory
-  keep_promise(c, 0, true);  // what its receive still brings is thrown away
+  c.session.reset();  // a slot waiting for its next client holds no memory
+  end_promise(c);     // what its receive still brings is thrown away
   c.open = false;
   ++c.generation;
   slots_.release(slot);
