@@ -5,23 +5,39 @@
 namespace sockkit::codec {
 
 void ByteBuffer::append(std::span<const std::byte> bytes) {
-  if (pinned_) {
-    if (data_.size() + bytes.size() > data_.capacity()) {  // growing would move them
-      std::vector<std::byte> bigger;
-      bigger.reserve(std::max(2 * size(), size() + bytes.size()));
-      bigger.assign(data_.begin() + static_cast<std::ptrdiff_t>(start_), data_.end());
-      keep_lent();
-      data_ = std::move(bigger);
-      start_ = 0;
-    }
-    data_.insert(data_.end(), bytes.begin(), bytes.end());
-    return;
-  }
-  if (start_ > 0 && start_ >= data_.size() / 2) {
+  reserve(bytes.size());
+  data_.insert(data_.end(), bytes.begin(), bytes.end());
+}
+
+// The front is reclaimed only unpinned, and only when it is at least as large as what
+// moving the unread bytes down copies (so a reclaim costs at most the bytes it frees).
+std::size_t ByteBuffer::room() const noexcept {
+  const std::size_t after_end = data_.capacity() - data_.size();
+  return !pinned_ && start_ >= size() ? after_end + start_ : after_end;
+}
+
+std::size_t ByteBuffer::growth_for(std::size_t count) const noexcept {
+  if (count <= room()) return 0;
+  const std::size_t grown = std::max(2 * size(), size() + count);
+  // The storage it replaces is freed, unless it is the first one replaced while pinned:
+  // that one is kept for the loan.
+  const bool kept = pinned_ && lent_.capacity() == 0;
+  return grown - (kept ? 0 : data_.capacity());
+}
+
+void ByteBuffer::reserve(std::size_t count) {
+  if (count <= data_.capacity() - data_.size()) return;
+  if (count <= room()) {  // moving the unread bytes down frees at least as much as it copies
     data_.erase(data_.begin(), data_.begin() + static_cast<std::ptrdiff_t>(start_));
     start_ = 0;
+    return;
   }
-  data_.insert(data_.end(), bytes.begin(), bytes.end());
+  std::vector<std::byte> bigger;
+  bigger.reserve(std::max(2 * size(), size() + count));
+  bigger.assign(data_.begin() + static_cast<std::ptrdiff_t>(start_), data_.end());
+  if (pinned_) keep_lent();  // the loan's bytes stay where they are
+  data_ = std::move(bigger);
+  start_ = 0;
 }
 
 void ByteBuffer::consume(std::size_t count) noexcept {

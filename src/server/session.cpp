@@ -67,6 +67,16 @@ void Session::account() noexcept {
   charged_ = held;
 }
 
+std::size_t Session::read_within(std::size_t count, std::size_t allowance) noexcept {
+  if (out_.growth_for(count) <= allowance) return count;
+  const auto room = out_.room();
+  // Past the room, any count up to the unread bytes grows it the least: to twice them.
+  const auto least = std::min(count, out_.size());
+  if (least > room && out_.growth_for(least) <= allowance) return least;
+  if (room == 0) pause_for_budget();
+  return room;
+}
+
 void Session::on_close(proto::CloseReason reason) noexcept {
   if (!watch_) return;
   notify({.kind = ConnectionEvent::Kind::closed,
@@ -88,10 +98,13 @@ void Session::on_input(std::span<const std::byte> bytes, Clock::time_point now) 
     ending_ = proto::CloseReason::error;
   }
   account();
-  if (!out_.empty() && budget_.exhausted() && !budget_paused_) {
-    budget_paused_ = true;  // not read again until its replies have gone
-    budget_.count_pause();
-  }
+  if (!out_.empty() && budget_.exhausted()) pause_for_budget();
+}
+
+void Session::pause_for_budget() noexcept {
+  if (budget_paused_) return;
+  budget_paused_ = true;  // not read again until its replies have gone
+  budget_.count_pause();
 }
 
 void Session::take_input(std::span<const std::byte> bytes, Clock::time_point now) {

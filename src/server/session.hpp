@@ -57,6 +57,13 @@ class Session {
                ? std::max(config_.high_water_mark - out_.size(), kTrickleRead)
                : kTrickleRead;
   }
+  /// How much of `count` bytes a read may bring if the reply storage it makes grow (an
+  /// echo queues what it reads) must stay within `allowance`: `count`, or less; 0 while the
+  /// reply buffer is full and cannot grow that little (read again once replies have gone).
+  /// For reads that are in the kernel at once and complete together (io_uring), each given
+  /// its share of the budget: growth counted only at completion (doubling, and a loan
+  /// keeping the old storage) went 1.7 times past the budget.
+  [[nodiscard]] std::size_t read_within(std::size_t count, std::size_t allowance) noexcept;
   [[nodiscard]] bool wants_write() const noexcept { return !out_.empty(); }
   [[nodiscard]] std::span<const std::byte> pending_output() const noexcept {
     return out_.readable();
@@ -94,7 +101,8 @@ class Session {
  private:
   void notify(const ConnectionEvent& event) const noexcept;
   void take_input(std::span<const std::byte> bytes, Clock::time_point now);
-  void account() noexcept;  // charges the budget for what out_ allocated since
+  void account() noexcept;           // charges the budget for what out_ allocated since
+  void pause_for_budget() noexcept;  // counted once per pause
 
   const ServerConfig& config_;
   BufferBudget& budget_;

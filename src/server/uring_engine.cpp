@@ -137,6 +137,7 @@ class UringEngine::Loop final : public EventLoop {
   std::deque<std::pair<std::size_t, std::uint32_t>> waiting_;
   SlotTable<Connection> slots_;
   std::size_t open_count_ = 0;
+  std::size_t receiving_ = 0;  // open connections with a receive armed
   bool accept_armed_ = false;
   std::optional<Clock::time_point> accept_again_at_;
   bool draining_ = false;
@@ -250,29 +251,37 @@ void UringEngine::Loop::arm_accept() {
 // clients that never read, that measured 178-250 MB where a limit keeps to the bound.
 void UringEngine::Loop::arm_recv(std::size_t slot) {
   auto& c = slots_[slot];
-  auto* entry = sqe();
   // Every client's receive is in flight at once and may complete in the same round, so each
   // may take only its share of what is left of the budget (and at least the trickle): a
   // length of budget-left each let 40 clients that never read go 1.6 MiB past a 2 MiB
-  // budget in one round. A multishot receive promises its limit to the budget, so the
-  // receives armed after it share only what is left beside it.
-  const auto clients = std::max<std::size_t>(1, engine_.open_connections_.load());
-  const auto share = std::max(engine_.budget_.left() / clients, Session::kTrickleRead);
+  // budget in one round. The reply storage those bytes make grow keeps to the same share
+  // (Session::read_within): growth counted only once they had come went 1.7 times past it.
+  // The share is split among the receives in flight, this one included, and the loops: each
+  // loop's receives together take at most their loop's part of what is left, however the
+  // clients are spread, and a client held back for the budget leaves more to the others.
+  // A multishot receive promises its limit to the budget, so the receives armed after it
+  // share only what is left beside it.
+  const auto sharers = engine_.loops_.size() * (receiving_ + 1);
+  const auto share = std::max(engine_.budget_.left() / sharers, Session::kTrickleRead);
+  // A multishot receive brings at most `limit` in all, then ends. A single receive's
+  // length below the buffer's caps what the kernel puts in it. (The share is never more
+  // than the session's read_limit(): what is left of the budget, or the trickle.)
+  const auto want = multishot_ ? std::min({c.session->read_room(), share, kMultishotBytes})
+                               : std::min(std::size_t{sizes_.buffer_size}, share);
+  const auto limit = c.session->read_within(want, share);
+  if (limit == 0) return;  // no room for replies: read again once some have gone (on_send)
+  auto* entry = sqe();
   if (multishot_) {
-    const auto limit = std::min({c.session->read_room(), share, kMultishotBytes});
     io_uring_prep_recv_multishot(
         entry, c.fd.get(), nullptr,
         static_cast<unsigned>(std::min<std::size_t>(sizes_.buffer_size, limit)), 0);
-    // In all, then it ends. The kernel reads the limit from `optlen`, which Debian's
-    // liburing 2.3 headers do not name yet: it is the same field as `file_index`.
+    // The kernel reads the limit from `optlen`, which Debian's liburing 2.3 headers do not
+    // name yet: it is the same field as `file_index`.
     entry->file_index = static_cast<std::uint32_t>(limit);
     engine_.budget_.promise(limit);
     c.promised = limit;
   } else {
-    // A length below the buffer's caps what the kernel puts in it. (The share is never more
-    // than the session's read_limit(): what is left of the budget, or the trickle.)
-    const auto want = std::min(std::size_t{sizes_.buffer_size}, share);
-    io_uring_prep_recv(entry, c.fd.get(), nullptr, static_cast<unsigned>(want), 0);
+    io_uring_prep_recv(entry, c.fd.get(), nullptr, static_cast<unsigned>(limit), 0);
   }
   // After a receive that emptied the socket, wait for data before trying (a try would take
   // a buffer, find nothing, give it back and then wait): in a ping-pong, that is every time.
@@ -281,6 +290,7 @@ void UringEngine::Loop::arm_recv(std::size_t slot) {
   entry->buf_group = kBufferGroup;
   io_uring_sqe_set_data64(entry, user_data(Op::recv, slot, c.generation));
   c.recv_armed = true;
+  ++receiving_;
 }
 
 void UringEngine::Loop::recycle(unsigned buffer_id) {
@@ -448,8 +458,11 @@ void UringEngine::Loop::adopt(sys::Fd fd, Clock::time_point now) {
 void UringEngine::Loop::on_recv(std::size_t slot, const io_uring_cqe& cqe, Clock::time_point now) {
   auto& c = slots_[slot];
   const bool ended = (cqe.flags & IORING_CQE_F_MORE) == 0;
-  if (ended) c.recv_armed = c.recv_cancelling = false;
-  if (ended) end_promise(c);
+  if (ended) {
+    c.recv_armed = c.recv_cancelling = false;
+    --receiving_;
+    end_promise(c);
+  }
   if (cqe.res == -EINVAL && multishot_) {
     // A kernel before 6.17 refuses a receive with a byte limit (6.0-6.16 check that the
     // field is 0; before 6.0 there is no multishot receive at all): receive once per request.
@@ -541,8 +554,10 @@ void UringEngine::Loop::close(std::size_t slot, proto::CloseReason reason) {
   std::error_code ignored;
   sys::shutdown(c.fd.get(), SHUT_RDWR, ignored);
   c.fd.reset();
-  c.session.reset();  // a slot waiting for its next client holds no memory
-  end_promise(c);     // what its receive still brings is thrown away
+  c.session.reset();               // a slot waiting for its next client holds no memory
+  end_promise(c);                  // what its receive still brings is thrown away
+  if (c.recv_armed) --receiving_;  // (its completion is stale now)
+  c.recv_armed = false;
   c.open = false;
   ++c.generation;
   slots_.release(slot);

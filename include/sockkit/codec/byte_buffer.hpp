@@ -7,13 +7,21 @@
 namespace sockkit::codec {
 
 /// A byte queue: append at the back, consume from the front. It keeps its storage between
-/// uses, so steady traffic allocates nothing; the space before the front is reclaimed by
-/// moving the unread bytes down once it is at least half the buffer. The unread bytes can
-/// be lent out (`pin()`: an io_uring send reads them while more are appended). Not
-/// synchronised.
+/// uses, so steady traffic allocates nothing; when an append needs room, the space before
+/// the front is reclaimed by moving the unread bytes down if that frees at least as much as
+/// it moves, else the storage grows to twice the unread bytes (or what the append needs).
+/// The unread bytes can be lent out (`pin()`: an io_uring send reads them while more are
+/// appended). Not synchronised.
 class ByteBuffer {
  public:
   void append(std::span<const std::byte> bytes);
+  /// Makes room for `count` more bytes, so that appending them allocates nothing.
+  void reserve(std::size_t count);
+  /// How much `capacity()` would grow by if `count` bytes were appended now (0: there is room).
+  [[nodiscard]] std::size_t growth_for(std::size_t count) const noexcept;
+  /// The most an append can take without new storage: after the end, and the space before
+  /// the front if an append would reclaim it.
+  [[nodiscard]] std::size_t room() const noexcept;
   /// The unread bytes, valid until the next append (those readable at `pin()`: until
   /// `unpin()`).
   [[nodiscard]] std::span<const std::byte> readable() const noexcept {

@@ -86,5 +86,57 @@ TEST(ByteBuffer, APinWithRoomToGrowChangesNothing) {
   EXPECT_EQ(buffer.capacity(), capacity);
 }
 
+// The budget is charged with capacity(), and an engine reserves a read's room before the
+// read is in flight: growth_for must say exactly what an append will cost, and an append
+// into reserved room must cost nothing.
+TEST(ByteBuffer, GrowthForSaysWhatAnAppendWillAllocate) {
+  ByteBuffer buffer;
+  const auto append_costs = [&](std::size_t count) {
+    const auto predicted = buffer.growth_for(count);
+    const auto before = buffer.capacity();
+    buffer.append(bytes(std::string(count, 'x')));
+    EXPECT_EQ(buffer.capacity() - before, predicted) << "appending " << count;
+    return predicted;
+  };
+  EXPECT_EQ(append_costs(1000), 1000u) << "an empty buffer takes what it needs";
+  EXPECT_EQ(append_costs(10), 1000u) << "then doubles what it holds";
+  EXPECT_EQ(append_costs(500), 0u) << "room enough";
+  EXPECT_EQ(append_costs(5000), 6510u - 2000u) << "or grows to what the append needs";
+
+  buffer.pin();  // the first storage replaced while pinned is kept for the loan
+  const auto held = buffer.size();
+  EXPECT_EQ(buffer.growth_for(held + 1), 2 * held + 1) << "nothing freed: the loan keeps it";
+  EXPECT_EQ(append_costs(held + 1), 2 * held + 1);
+  EXPECT_EQ(append_costs(buffer.size() + 1), 2 * buffer.size() + 1 - (2 * held + 1))
+      << "a later copy is freed";
+  buffer.unpin();
+
+  ByteBuffer reserved;
+  reserved.append(bytes(std::string(100, 'y')));
+  reserved.reserve(4000);
+  const auto capacity = reserved.capacity();
+  EXPECT_EQ(reserved.growth_for(4000), 0u);
+  reserved.append(bytes(std::string(4000, 'z')));
+  EXPECT_EQ(reserved.capacity(), capacity) << "appending into reserved room allocates nothing";
+  EXPECT_EQ(reserved.size(), 4100u);
+}
+
+TEST(ByteBuffer, TheFrontIsReclaimedOnlyWhenThatFreesAsMuchAsItMoves) {
+  ByteBuffer buffer;
+  buffer.append(bytes(std::string(1000, 'a')));
+  buffer.consume(400);  // 600 unread behind 400 consumed
+  const auto capacity = buffer.capacity();
+  EXPECT_GT(buffer.growth_for(1), 0u) << "moving 600 to free 400: grows instead";
+  buffer.consume(200);  // 400 unread behind 600 consumed
+  EXPECT_EQ(buffer.growth_for(600), 0u);
+  buffer.append(bytes(std::string(600, 'b')));
+  EXPECT_EQ(buffer.capacity(), capacity) << "the front was reused";
+  EXPECT_EQ(text(buffer.readable()), std::string(400, 'a') + std::string(600, 'b'));
+  buffer.pin();
+  buffer.consume(600);
+  EXPECT_GT(buffer.growth_for(600), 0u) << "pinned, the front is never reclaimed";
+  buffer.unpin();
+}
+
 }  // namespace
 }  // namespace sockkit::codec

@@ -820,8 +820,15 @@ TEST_P(EngineTest, TheBufferBudgetBoundsAllClientsTogetherAndAReaderIsStillServe
     }
     peak = std::max(peak, server.engine().stats().buffered);
   }
+
+  // Spent: the clients are held back for the budget, most of which is held. (Not quite all
+  // on io_uring, where a client's read in flight may grow its reply storage only within its
+  // share of what is left, and growing doubles the storage.)
   ASSERT_TRUE(server.wait_for_stats(
-      [](const Stats& s) { return s.buffered >= (2u << 20) && s.budget_pauses > 0; }, 3s))
+      [](const Stats& s) {
+        return s.buffered + s.promised >= (3u << 20) / 2 && s.budget_pauses > 0;
+      },
+      3s))
       << "buffered " << server.engine().stats().buffered;
   for (int i = 0; i < 20; ++i) {  // spent, and the reader is answered all the same
     probe.set_read_timeout(1s);

@@ -203,6 +203,28 @@ TEST_F(SessionTest, WithTheBudgetSpentOnlyAClientOwingNothingIsReadAndOnlyATrick
   EXPECT_TRUE(owing.wants_read());
 }
 
+// Reads in flight together (io_uring) each keep the reply storage they make grow to their
+// share of the budget: a read is cut to what grows it no further, and with no room at all
+// the client waits for its replies to go.
+TEST_F(SessionTest, AReadIsCutSoThatItsRepliesGrowTheirStorageOnlyWithinAnAllowance) {
+  config_.high_water_mark = 1 << 20;
+  BufferBudget budget(0);
+  Session s(config_, budget, t0_);
+  EXPECT_EQ(s.read_within(8'000, 8'000), 8'000u) << "into an empty buffer: grows by the read";
+  s.on_input(bytes(std::string(10'000, 'x')), t0_);  // 10,000 held in 10,000
+  EXPECT_EQ(s.read_within(30'000, 30'000), 30'000u) << "grows to 40,000: by 30,000";
+  EXPECT_EQ(s.read_within(30'000, 29'999), 10'000u) << "cut to the least growth: doubling";
+  EXPECT_EQ(budget.pauses(), 0u);
+  EXPECT_EQ(s.read_within(30'000, 9'999), 0u) << "full, and even doubling is too much";
+  EXPECT_EQ(budget.pauses(), 1u) << "counted as a pause for the budget";
+
+  s.on_sent(6'000, t0_);  // 4,000 unread behind 6,000 sent: the front is room again
+  EXPECT_EQ(s.read_within(30'000, 0), 6'000u) << "cut to the room there is";
+  EXPECT_EQ(s.read_within(5'000, 0), 5'000u);
+  s.on_sent(4'000, t0_);
+  EXPECT_EQ(s.read_within(30'000, 0), 10'000u) << "all of it, once the replies have gone";
+}
+
 TEST_F(SessionTest, RepliesTheKernelHoldsButNeverDeliversMeetTheSendTimeout) {
   // Every reply went to the kernel (our buffer is empty), but the client never reads: the
   // kernel's queue does not shrink, and the send timeout (2 s) closes the connection.
