@@ -222,12 +222,17 @@ TEST_P(EngineTest, EchoesManyConcurrentClientsByteForByte) {
   load.threads = 2;
   load.min_size = 1;
   load.max_size = 64 * 1024;
+  // How many messages fit in the run depends on the build; that every one of them came back
+  // intact does not. Under TSan, ten times slower, with a test alongside, the 1,000 clients'
+  // first messages (up to 64 KiB each) did not all fit in one second: none was counted.
+#if defined(__SANITIZE_THREAD__)
+  load.duration = 4s;
+#else
   load.duration = 1s;
+#endif
   const auto report = client::LoadGenerator(load).run();
   EXPECT_EQ(report.counters.errors(), 0u) << report.first_error;
   EXPECT_EQ(report.counters.connects, load.connections);
-  // How many messages fit in the second depends on the build (TSan is ten times slower);
-  // that every one of them came back intact does not.
   EXPECT_GT(report.counters.messages, 0u);
   // Connections still in the listen backlog when the run ended are accepted (and find
   // their client gone) a little later, slowest under TSan.
