@@ -10,8 +10,16 @@ connection count the median with min-max, and the median as a ratio to the first
 
 This machine is shared and noisy: only ratios measured in one run mean anything.
 
+With --instructions, each server runs under valgrind's callgrind instead, and the table gives
+the instructions it executes in user space per message: a count, not a time, so the same
+binary gives the same figure whatever else the machine is doing (the kernel's share of the
+cost, which is most of it, is not counted). Two runs per server, a short and a long one;
+the difference of their counts over the difference of their messages cancels start-up,
+connecting and shutting down. A server must exit on SIGTERM under valgrind: the io_uring
+floor, blocked in io_uring_enter, takes no signal there, so give it --until-idle.
+
 Usage: bench/cost_per_message.py [--build build/release] [--reps 5] [--connections 100 1000]
-           [--duration 3] [NAME=COMMAND ...]
+           [--duration 3] [--instructions] [NAME=COMMAND ...]
 A COMMAND must print "Listening on ADDR" on stdout first; by default the epoll floor and the
 epoll and uring engines with one loop each. Needs linux-perf (software events and syscall
 tracepoints are enough) and two cores.
@@ -29,8 +37,8 @@ import sys
 import tempfile
 
 
-def start_server(command):
-    proc = subprocess.Popen(["taskset", "-c", "1", *shlex.split(command)],
+def start_server(command, wrapper=()):
+    proc = subprocess.Popen(["taskset", "-c", "1", *wrapper, *shlex.split(command)],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     line = proc.stdout.readline()
     match = re.match(r"^Listening on (\S+)", line)
@@ -50,6 +58,53 @@ def perf_counts(path):
     return counts
 
 
+def stop_server(server):
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(60)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+def run_bench(args, command, target, connections, seconds):
+    bench = subprocess.run(["taskset", "-c", "0", os.path.join(args.build, "bin/sockkit"),
+                            "bench", target, "-c", str(connections), "-s", "64",
+                            "-d", f"{seconds}s", "--warmup", "0s", "--json"],
+                           capture_output=True, text=True, timeout=seconds + 60)
+    if bench.returncode != 0:
+        sys.exit(f"bench against {command!r} failed:\n{bench.stdout}{bench.stderr}")
+    return json.loads(bench.stdout)
+
+
+def callgrind_total(path):
+    with open(path) as f:
+        for line in f:
+            if line.startswith(("totals:", "summary:")):
+                return int(line.split()[1])
+    sys.exit(f"no totals in {path}")
+
+
+def count_instructions(args, command, connections):
+    """User-space instructions per message: (long run - short run) / (their messages)."""
+    runs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for seconds in (1, 1 + args.duration):
+            out = os.path.join(tmp, f"callgrind.{seconds}")
+            server, target = start_server(
+                command, ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"])
+            try:
+                report = run_bench(args, command, target, connections, seconds)
+            finally:
+                stop_server(server)
+            runs.append((callgrind_total(out), report["messages"]))
+    (short_ir, short_msgs), (long_ir, long_msgs) = runs
+    if long_msgs <= short_msgs:
+        sys.exit(f"{command!r} served no more messages in the long run than in the short one")
+    return {"instructions_per_msg": (long_ir - short_ir) / (long_msgs - short_msgs),
+            "messages_per_sec": long_msgs / (1 + args.duration)}
+
+
 def measure(args, command, connections):
     server, target = start_server(command)
     try:
@@ -58,22 +113,12 @@ def measure(args, command, connections):
                                      "task-clock,context-switches,raw_syscalls:sys_enter",
                                      "-p", str(server.pid), "-o", out.name],
                                     stderr=subprocess.DEVNULL)
-            bench = subprocess.run(["taskset", "-c", "0", os.path.join(args.build, "bin/sockkit"),
-                                    "bench", target, "-c", str(connections), "-s", "64",
-                                    "-d", f"{args.duration}s", "--warmup", "0s", "--json"],
-                                   capture_output=True, text=True, timeout=args.duration + 60)
+            report = run_bench(args, command, target, connections, args.duration)
             perf.send_signal(signal.SIGINT)
             perf.wait(30)
             counts = perf_counts(out.name)
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-    if bench.returncode != 0:
-        sys.exit(f"bench against {command!r} failed:\n{bench.stdout}{bench.stderr}")
-    report = json.loads(bench.stdout)
+        stop_server(server)
     messages = report["messages"]
     return {
         "messages_per_sec": report["messages_per_second"],
@@ -90,6 +135,8 @@ def main():
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--connections", type=int, nargs="+", default=[100, 1000])
     parser.add_argument("--duration", type=int, default=3, help="seconds per run")
+    parser.add_argument("--instructions", action="store_true",
+                        help="count user-space instructions per message under callgrind")
     parser.add_argument("servers", nargs="*", metavar="NAME=COMMAND")
     args = parser.parse_args()
     b = os.path.join(args.build, "bin")
@@ -98,6 +145,8 @@ def main():
         ["epoll", f"{b}/sockkit serve --listen 127.0.0.1:0 --engine epoll --threads 1"],
         ["uring", f"{b}/sockkit serve --listen 127.0.0.1:0 --engine uring --threads 1"],
     ]
+    if args.instructions:
+        return report_instructions(args, servers)
     results = {}
     for rep in range(args.reps):
         for connections in args.connections:
@@ -131,6 +180,25 @@ def main():
     if any(r["generator_saturated"] for runs in results.values() for r in runs):
         print("\nThe generator set the pace (it saturated its core): messages/s of the fast "
               "servers converge, and CPU per message is what ranks them.")
+
+
+def report_instructions(args, servers):
+    results = {}
+    for connections in args.connections:
+        for name, command in servers:
+            r = count_instructions(args, command, connections)
+            results[(name, connections)] = r
+            print(f"server={name} connections={connections} "
+                  f"instructions_per_msg={r['instructions_per_msg']:.0f} "
+                  f"messages_per_sec_under_callgrind={r['messages_per_sec']:.0f}", flush=True)
+    floor = servers[0][0]
+    print(f"\nuser-space instructions per message (callgrind); extra: beyond {floor}'s")
+    print(f"{'server':<12}{'conns':>6}{'instr/msg':>11}{'extra':>8}")
+    for connections in args.connections:
+        base = results[(floor, connections)]["instructions_per_msg"]
+        for name, _ in servers:
+            ir = results[(name, connections)]["instructions_per_msg"]
+            print(f"{name:<12}{connections:>6}{ir:>11.0f}{ir - base:>8.0f}")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 // multishot accept, multishot receive into a provided buffer ring, and each received buffer
 // sent straight back (one send in flight per connection, so replies keep their order; the
 // rest wait in a per-connection queue) and returned to the ring once sent.
-// Usage: uring_echo_floor [PORT]   (0: the kernel picks; the first line says which)
+// Usage: uring_echo_floor [PORT [--until-idle]]   (0: the kernel picks; the first line says which)
+//   --until-idle: exit once the last client has gone. Under valgrind a thread blocked in
+//   io_uring_enter takes no signal (bench/cost_per_message.py --instructions stops it so).
 #include <arpa/inet.h>
 #include <liburing.h>
 #include <netinet/in.h>
@@ -42,6 +44,8 @@ io_uring ring;
 io_uring_buf_ring* buffer_ring;
 char* buffers;
 std::vector<Connection> connections;
+std::size_t open_count = 0;
+bool served = false;  // a client came
 
 [[noreturn]] void die(const char* what, int error) {
   std::fprintf(stderr, "uring_echo_floor: %s: %s\n", what, std::strerror(error));
@@ -89,6 +93,7 @@ void close_if_done(int fd) {
   Connection& c = connections[static_cast<std::size_t>(fd)];
   if (c.ended && c.queue.empty() && c.open) {
     c.open = false;
+    --open_count;
     ::close(fd);
   }
 }
@@ -105,6 +110,8 @@ void on_completion(const io_uring_cqe& cqe, int listener) {
         connections.resize(static_cast<std::size_t>(cqe.res) + 1);
       }
       connections[static_cast<std::size_t>(cqe.res)] = Connection{{}, true, false};
+      ++open_count;
+      served = true;
       arm_recv(cqe.res);
     }
     if (!more) {
@@ -199,7 +206,8 @@ int main(int argc, char** argv) {
   std::printf("Listening on 127.0.0.1:%d\n", ntohs(address.sin_port));
   std::fflush(stdout);
 
-  for (;;) {
+  const bool until_idle = argc > 2 && std::strcmp(argv[2], "--until-idle") == 0;
+  while (!(until_idle && served && open_count == 0)) {
     io_uring_cqe* first = nullptr;
     const int r = io_uring_submit_and_wait_timeout(&ring, &first, 1, nullptr, nullptr);
     if (r < 0 && r != -EINTR && r != -ETIME) die("io_uring_submit_and_wait", -r);
