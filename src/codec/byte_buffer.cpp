@@ -5,7 +5,7 @@
 namespace sockkit::codec {
 
 void ByteBuffer::append(std::span<const std::byte> bytes) {
-  reserve(bytes.size());
+  if (bytes.size() > data_.capacity() - data_.size()) reserve(bytes.size());
   data_.insert(data_.end(), bytes.begin(), bytes.end());
 }
 

@@ -185,7 +185,7 @@ void EpollEngine::Loop::on_event(std::uint64_t token, std::uint32_t events, Cloc
   // All the replies to what was just read leave in one send.
   if (c.session->wants_write()) flush(c, now);
   if (!c.open) return;
-  if (const auto reason = c.session->due(now, false, now)) return close(slot, *reason);
+  if (const auto reason = c.session->finished()) return close(slot, *reason);
   update_interest(c, slot);
 }
 

@@ -172,7 +172,7 @@ bool Session::owes() const noexcept {
 std::optional<proto::CloseReason> Session::due(Clock::time_point now, bool draining,
                                                Clock::time_point drain_deadline) {
   using proto::CloseReason;
-  if (ending_ && out_.empty()) return ending_;
+  if (const auto reason = finished()) return reason;
   // Draining, a connection that is quiet and owes nothing is idle and closed, at once or
   // as soon as it becomes so (as Go's Shutdown does); a busy one may finish until the
   // deadline.

@@ -94,6 +94,12 @@ class Session {
   /// and owes nothing is idle and closed; a busy one may go on until the deadline.
   [[nodiscard]] std::optional<proto::CloseReason> due(Clock::time_point now, bool draining,
                                                       Clock::time_point drain_deadline);
+  /// Why the connection ends now that it owes nothing more, if it is ending (end of
+  /// stream, a protocol's verdict, an error): the check an engine makes after each event.
+  /// The clocks (`due()`) are the timer's to check: traffic just moved them on.
+  [[nodiscard]] std::optional<proto::CloseReason> finished() const noexcept {
+    return out_.empty() ? ending_ : std::nullopt;
+  }
   /// When `due()` should next be asked, if nothing happens before.
   [[nodiscard]] Clock::time_point next_deadline(bool draining,
                                                 Clock::time_point drain_deadline) const noexcept;

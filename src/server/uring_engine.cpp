@@ -100,7 +100,7 @@ class UringEngine::Loop final : public EventLoop {
   void on_accept(int result, bool more, Clock::time_point now);
   void on_recv(std::size_t slot, const io_uring_cqe& cqe, Clock::time_point now);
   void on_send(std::size_t slot, int result, Clock::time_point now);
-  void pump(std::size_t slot, Clock::time_point now);
+  void pump(std::size_t slot);
   /// The armed receive ended (or its connection closed): what it promised is given back.
   /// Once, at the end, not as each completion comes: the budget is shared by the loops, and
   /// an atomic update per message on it would move its cache line between cores each time.
@@ -470,7 +470,7 @@ void UringEngine::Loop::on_recv(std::size_t slot, const io_uring_cqe& cqe, Clock
     engine_.log_.say(
         "io_uring: this kernel cannot limit a multishot receive (Linux 6.17+ can); "
         "using single receives");
-    return pump(slot, now);
+    return pump(slot);
   }
   if (cqe.res > 0 && (cqe.flags & IORING_CQE_F_BUFFER)) {
     const unsigned id = cqe.flags >> IORING_CQE_BUFFER_SHIFT;
@@ -501,7 +501,7 @@ void UringEngine::Loop::on_recv(std::size_t slot, const io_uring_cqe& cqe, Clock
   } else if (cqe.res < 0 && cqe.res != -ECANCELED) {
     return close(slot, reason_for(refusal(cqe.res)));
   }
-  pump(slot, now);
+  pump(slot);
 }
 
 void UringEngine::Loop::on_send(std::size_t slot, int result, Clock::time_point now) {
@@ -511,14 +511,14 @@ void UringEngine::Loop::on_send(std::size_t slot, int result, Clock::time_point 
   if (result < 0) return close(slot, reason_for(refusal(result)));
   counters_.bytes_out(static_cast<std::size_t>(result));
   c.session->on_sent(static_cast<std::size_t>(result), now);  // a short send: the rest next
-  pump(slot, now);
+  pump(slot);
 }
 
-// After anything happened to a connection: close it if it is due, send what is owed, and
+// After anything happened to a connection: close it if it has ended, send what is owed, and
 // keep the receive armed exactly while the session wants to read.
-void UringEngine::Loop::pump(std::size_t slot, Clock::time_point now) {
+void UringEngine::Loop::pump(std::size_t slot) {
   auto& c = slots_[slot];
-  if (const auto reason = c.session->due(now, false, now)) return close(slot, *reason);
+  if (const auto reason = c.session->finished()) return close(slot, *reason);
   if (c.session->wants_write() && !c.send_in_flight) {
     // The kernel sends from the session's own output, lent until the send completes: it
     // stays put while replies are added (copying it out for the send was 15% of the CPU at

@@ -31,7 +31,7 @@ std::size_t as_size(ssize_t result, std::error_code& ec) noexcept {
     ec = last_error();
     return 0;
   }
-  ec.clear();
+  if (ec) ec.clear();  // (clear() asks libstdc++ for the category: a call per message)
   return static_cast<std::size_t>(result);
 }
 

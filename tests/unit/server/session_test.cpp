@@ -81,8 +81,21 @@ TEST_F(SessionTest, EndOfStreamFlushesBeforeClosing) {
   s.on_end_of_stream();
   EXPECT_FALSE(s.wants_read());
   EXPECT_FALSE(due(s, 1s)) << "the echo is still owed";
-  s.on_sent(10, t0_ + 1s);
+  EXPECT_FALSE(s.finished());
+  s.on_sent(4, t0_ + 1s);
+  EXPECT_FALSE(s.finished()) << "part of the echo is still owed";
+  s.on_sent(6, t0_ + 1s);
+  EXPECT_EQ(s.finished(), CloseReason::peer_closed);
   EXPECT_EQ(due(s, 1s), CloseReason::peer_closed);
+}
+
+TEST_F(SessionTest, FinishedIsOnlyTheEndingNotTheClocks) {
+  Session s(config_, budget_, t0_);
+  EXPECT_FALSE(s.finished());
+  EXPECT_EQ(due(s, 11s), CloseReason::idle);
+  EXPECT_FALSE(s.finished()) << "timeouts are the timer's to find, through due()";
+  s.on_end_of_stream();
+  EXPECT_EQ(s.finished(), CloseReason::peer_closed);
 }
 
 TEST_F(SessionTest, EndOfStreamInsideAFrameIsTruncated) {
