@@ -30,19 +30,6 @@ extern "C" void stop_on_signal(int /*signal*/) {
   if (auto* generator = running_generator.load()) generator->stop();
 }
 
-struct UsageError : std::invalid_argument {
-  using std::invalid_argument::invalid_argument;
-};
-
-template <class Parse>
-auto option(const char* name, const std::string& text, Parse parse) {
-  try {
-    return parse(text);
-  } catch (const std::invalid_argument& e) {
-    throw UsageError(fmt::format("{}: {}", name, e.what()));
-  }
-}
-
 // The mode and the target; the rest of the options are plain values.
 client::LoadConfig make_config(const std::string& target, const std::string& mode) {
   client::LoadConfig config;
@@ -52,7 +39,7 @@ client::LoadConfig make_config(const std::string& target, const std::string& mod
   }
   config.mode = *parsed_mode;
   const auto endpoint =
-      option("TARGET", target, [](const std::string& t) { return net::Endpoint::parse(t); });
+      parse_option("TARGET", target, [](const std::string& t) { return net::Endpoint::parse(t); });
   const auto addresses = endpoint.resolve();  // a resolver failure is a runtime error, not usage
   config.target = addresses.front();
   return config;
@@ -262,15 +249,15 @@ int BenchCommand::run() {
     config = make_config(target_, mode_);
     config.connections = connections_;
     config.threads = threads_;
-    std::tie(config.min_size, config.max_size) = option("--size", size_, parse_size_range);
+    std::tie(config.min_size, config.max_size) = parse_option("--size", size_, parse_size_range);
     config.framed = framed_;
     config.frames.header_bytes = header_bytes_;
-    config.frames.max_frame = option("--max-frame", max_frame_, parse_size);
-    config.duration = option("--duration", duration_, parse_duration);
-    config.warmup = option("--warmup", warmup_, parse_duration);
-    config.rate = option("--rate", rate_, parse_rate);
-    config.window = option("--window", window_, parse_size);
-    config.connect_timeout = option("--connect-timeout", connect_timeout_, parse_duration);
+    config.frames.max_frame = parse_option("--max-frame", max_frame_, parse_size);
+    config.duration = parse_option("--duration", duration_, parse_duration);
+    config.warmup = parse_option("--warmup", warmup_, parse_duration);
+    config.rate = parse_option("--rate", rate_, parse_rate);
+    config.window = parse_option("--window", window_, parse_size);
+    config.connect_timeout = parse_option("--connect-timeout", connect_timeout_, parse_duration);
   } catch (const UsageError& e) {
     std::cerr << "sockkit bench: " << e.what() << "\n";
     return 2;

@@ -11,22 +11,7 @@
 #include "units.hpp"
 
 namespace sockkit::app {
-namespace {
-
-struct UsageError : std::invalid_argument {
-  using std::invalid_argument::invalid_argument;
-};
-
-template <class Parse>
-auto option(const char* name, const std::string& text, Parse parse) {
-  try {
-    return parse(text);
-  } catch (const std::invalid_argument& e) {
-    throw UsageError(fmt::format("{}: {}", name, e.what()));
-  }
-}
-
-}  // namespace
+namespace {}  // namespace
 
 ConnectCommand::ConnectCommand(CLI::App& parent) {
   command_ = parent.add_subcommand(
@@ -77,11 +62,11 @@ int ConnectCommand::run() {
       throw UsageError(listening ? "give either ADDR or --listen ADDR, not both"
                                  : "where to? give ADDR (or --listen ADDR)");
     }
-    endpoint = option(listening ? "--listen" : "ADDR", listening ? listen_ : target_,
-                      [](const std::string& t) { return net::Endpoint::parse(t); });
-    connect_timeout = option("--connect-timeout", connect_timeout_, parse_duration);
-    options.idle_timeout = option("--idle-timeout", idle_timeout_, parse_duration);
-    options.format.max_frame = option("--max-frame", max_frame_, parse_size);
+    endpoint = parse_option(listening ? "--listen" : "ADDR", listening ? listen_ : target_,
+                            [](const std::string& t) { return net::Endpoint::parse(t); });
+    connect_timeout = parse_option("--connect-timeout", connect_timeout_, parse_duration);
+    options.idle_timeout = parse_option("--idle-timeout", idle_timeout_, parse_duration);
+    options.format.max_frame = parse_option("--max-frame", max_frame_, parse_size);
     options.framed = framed_;
     if (udp_ && framed_) throw UsageError("--framed is for streams; a datagram is its own frame");
     if (udp_ && endpoint->to_string().starts_with("unix:")) {

@@ -17,19 +17,6 @@
 namespace sockkit::app {
 namespace {
 
-struct UsageError : std::invalid_argument {
-  using std::invalid_argument::invalid_argument;
-};
-
-template <class Parse>
-auto option(const char* name, const std::string& text, Parse parse) {
-  try {
-    return parse(text);
-  } catch (const std::invalid_argument& e) {
-    throw UsageError(fmt::format("{}: {}", name, e.what()));
-  }
-}
-
 // Sends `data` and receives exactly as many bytes back, both at once: a reply as large as
 // the message can fill both directions' buffers, so writing everything first could stall.
 std::vector<std::byte> echo_exchange(net::StreamSocket& stream, std::span<const std::byte> data) {
@@ -99,15 +86,15 @@ int SendCommand::run() {
   codec::FrameFormat format;
   try {
     endpoint =
-        option("ADDR", target_, [](const std::string& t) { return net::Endpoint::parse(t); });
-    connect_timeout = option("--connect-timeout", connect_timeout_, parse_duration);
-    timeout = option("--timeout", timeout_, parse_duration);
-    format.max_frame = option("--max-frame", max_frame_, parse_size);
+        parse_option("ADDR", target_, [](const std::string& t) { return net::Endpoint::parse(t); });
+    connect_timeout = parse_option("--connect-timeout", connect_timeout_, parse_duration);
+    timeout = parse_option("--timeout", timeout_, parse_duration);
+    format.max_frame = parse_option("--max-frame", max_frame_, parse_size);
     if (framed_ && until_close_) throw UsageError("--framed and --until-close do not go together");
     if (messages_.empty()) messages_.emplace_back("Hello, world");
     for (const auto& text : messages_) {
       if (hex_) {
-        messages.push_back(option("MESSAGE", text, parse_hex));
+        messages.push_back(parse_option("MESSAGE", text, parse_hex));
       } else {
         const auto bytes = std::as_bytes(std::span(text));
         messages.emplace_back(bytes.begin(), bytes.end());

@@ -15,14 +15,19 @@
 
 namespace sockkit::app {
 
-/// `parse(text)`, with the option's name put in front of any error:
+/// Bad command-line input (exit status 2), told apart from failures of the work itself.
+struct UsageError : std::invalid_argument {
+  using std::invalid_argument::invalid_argument;
+};
+
+/// `parse(text)`, with the option's name put in front of any error, as a UsageError:
 /// "--latency: 'soon' is not a duration (e.g. 500ms, 10s, 2m)".
 template <class Parse>
 auto parse_option(std::string_view name, const std::string& text, Parse parse) {
   try {
     return parse(text);
   } catch (const std::invalid_argument& e) {
-    throw std::invalid_argument(std::string(name) + ": " + e.what());
+    throw UsageError(std::string(name) + ": " + e.what());
   }
 }
 

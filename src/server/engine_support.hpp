@@ -19,6 +19,13 @@ namespace sockkit::server::detail {
 
 using Clock = std::chrono::steady_clock;
 
+/// The event engines check every connection's deadlines this often (after each event they
+/// ask only whether it has ended: Session::finished).
+inline constexpr std::chrono::milliseconds kDeadlineTick{50};
+/// Out of descriptors: how long an event engine stops accepting after shedding the waiting
+/// clients.
+inline constexpr std::chrono::milliseconds kAcceptPause{100};
+
 /// stop(), as every engine thread sees it: a flag, a doorbell fd to poll, and the drain
 /// deadline. `request()` is thread-safe and idempotent.
 class StopSignal {

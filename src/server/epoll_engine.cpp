@@ -19,8 +19,6 @@ constexpr std::uint64_t kListenerToken = ~std::uint64_t{0};
 constexpr std::uint64_t kStopToken = kListenerToken - 1;
 constexpr std::size_t kReadsPerEvent = 4;     // then the other connections get their turn
 constexpr std::size_t kAcceptsPerEvent = 32;  // likewise for a flood of new clients
-constexpr auto kTimerTick = 50ms;             // deadlines are checked this often, at least
-constexpr auto kAcceptPause = 100ms;          // out of descriptors: stop watching the listener
 
 }  // namespace
 
@@ -90,7 +88,7 @@ void EpollEngine::Loop::run() {
   auto next_tick = Clock::now();
   while (!(draining && open_count_ == 0)) {
     std::error_code ec;
-    const auto wait = std::clamp<Clock::duration>(next_tick - Clock::now(), 0ns, kTimerTick);
+    const auto wait = std::clamp<Clock::duration>(next_tick - Clock::now(), 0ns, kDeadlineTick);
     const auto ready = epoll_.wait(events, wait, ec);  // EINTR: 0 events, no error
     if (ec) sys::throw_error(ec, "epoll_wait");        // never retried blindly (a spin)
     const auto now = Clock::now();
@@ -112,7 +110,7 @@ void EpollEngine::Loop::run() {
     }
     if (now >= next_tick) {
       check_deadlines(now, draining);
-      next_tick = now + kTimerTick;
+      next_tick = now + kDeadlineTick;
       if (accepting_again_at_ && now >= *accepting_again_at_) {
         accepting_again_at_.reset();
         if (!draining) watch_listener();

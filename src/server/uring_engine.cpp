@@ -25,8 +25,6 @@ using namespace std::chrono_literals;
 constexpr unsigned kCompletionDepth = 16384;  // the kernel keeps overflow, but room is cheaper
 constexpr unsigned kFirstBuffers = 16;        // receive buffers provided at first (then doubled)
 constexpr int kBufferGroup = 0;
-constexpr auto kTick = 50ms;          // deadlines are checked this often
-constexpr auto kAcceptPause = 100ms;  // after running out of descriptors
 // The most one multishot receive may bring before it ends and is armed again (re-checking
 // the high-water mark and the budget): 1,024 messages of 64 B in a ping-pong, so the
 // re-arm costs nothing measurable, while what it promises stays small beside the budget.
@@ -144,7 +142,7 @@ class UringEngine::Loop final : public EventLoop {
   sys::SpareFd spare_;
   bool shedding_ = false;
   __kernel_timespec shed_wait_{0, 1'000'000};  // a shed accept gives up after 1 ms
-  __kernel_timespec tick_every_{0, std::chrono::nanoseconds(kTick).count()};
+  __kernel_timespec tick_every_{0, std::chrono::nanoseconds(kDeadlineTick).count()};
 };
 
 // The spare descriptor is released; accept one waiting client and close it. The accept is
@@ -363,7 +361,7 @@ void UringEngine::Loop::rearm_waiting() {
   }
 }
 
-// Deadlines are checked by a timeout operation that fires every kTick and is armed again.
+// Deadlines are checked by a timeout operation that fires every kDeadlineTick and is armed again.
 void UringEngine::Loop::arm_tick() {
   auto* entry = sqe();
   io_uring_prep_timeout(entry, &tick_every_, 0, 0);

@@ -4,14 +4,14 @@
 
 #include <string>
 
+#include "support/bytes.hpp"
+
 namespace sockkit::app {
 namespace {
 
 using server::ConnectionEvent;
 
-std::span<const std::byte> bytes(std::string_view text) {
-  return std::as_bytes(std::span(text));
-}
+using test::bytes;
 
 TEST(ConnectionLog, NamesThePeerLikeTheTutorial) {
   const auto peer = net::Address::parse("127.0.0.1:54321");

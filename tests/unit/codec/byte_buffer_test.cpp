@@ -4,27 +4,25 @@
 
 #include <string>
 
+#include "support/bytes.hpp"
+
 namespace sockkit::codec {
 namespace {
 
-std::span<const std::byte> bytes(std::string_view text) {
-  return std::as_bytes(std::span(text));
-}
+using test::bytes;
 
-std::string text(std::span<const std::byte> b) {
-  return {reinterpret_cast<const char*>(b.data()), b.size()};
-}
+using test::as_string;
 
 TEST(ByteBuffer, IsAQueueOfBytes) {
   ByteBuffer buffer;
   EXPECT_TRUE(buffer.empty());
   buffer.append(bytes("hello "));
   buffer.append(bytes("world"));
-  EXPECT_EQ(text(buffer.readable()), "hello world");
+  EXPECT_EQ(as_string(buffer.readable()), "hello world");
   buffer.consume(6);
-  EXPECT_EQ(text(buffer.readable()), "world");
+  EXPECT_EQ(as_string(buffer.readable()), "world");
   buffer.append(bytes("!"));
-  EXPECT_EQ(text(buffer.readable()), "world!");
+  EXPECT_EQ(as_string(buffer.readable()), "world!");
   buffer.consume(100);  // more than there is: empties it
   EXPECT_TRUE(buffer.empty());
 }
@@ -53,18 +51,18 @@ TEST(ByteBuffer, PinnedBytesStayWhereTheyAreUntilUnpinned) {
   buffer.consume(4);  // a front to reclaim, later
   buffer.pin();
   const auto loan = buffer.readable();
-  ASSERT_EQ(text(loan), lent);
+  ASSERT_EQ(as_string(loan), lent);
   const std::string more(5000, 'b');
   for (int i = 0; i < 10; ++i) buffer.append(bytes(more));  // grows several times
-  EXPECT_EQ(text(loan), lent) << "the lent bytes moved or changed";
+  EXPECT_EQ(as_string(loan), lent) << "the lent bytes moved or changed";
   EXPECT_EQ(buffer.size(), 100u + 50000u);
-  EXPECT_EQ(text(buffer.readable().first(100)), lent);
+  EXPECT_EQ(as_string(buffer.readable().first(100)), lent);
   EXPECT_GE(buffer.capacity(), 50100u + 104u) << "the storage kept for the loan is counted";
   buffer.consume(buffer.size());  // all of it sent (a clear while pinned)
   buffer.append(bytes(std::string(100, 'c')));
-  EXPECT_EQ(text(loan), lent) << "an append after the clear wrote over the loan";
+  EXPECT_EQ(as_string(loan), lent) << "an append after the clear wrote over the loan";
   buffer.release();
-  EXPECT_EQ(text(loan), lent);
+  EXPECT_EQ(as_string(loan), lent);
   buffer.unpin();
   EXPECT_EQ(buffer.capacity(), 0u) << "what was kept for the loan is freed";
 }
@@ -78,11 +76,11 @@ TEST(ByteBuffer, APinWithRoomToGrowChangesNothing) {
   buffer.pin();
   const auto loan = buffer.readable();
   buffer.append(bytes(" world"));  // room enough: in place, nothing kept
-  EXPECT_EQ(text(loan), "hello");
+  EXPECT_EQ(as_string(loan), "hello");
   EXPECT_EQ(buffer.capacity(), capacity);
   buffer.unpin();
   buffer.consume(5);
-  EXPECT_EQ(text(buffer.readable()), " world");
+  EXPECT_EQ(as_string(buffer.readable()), " world");
   EXPECT_EQ(buffer.capacity(), capacity);
 }
 
@@ -131,7 +129,7 @@ TEST(ByteBuffer, TheFrontIsReclaimedOnlyWhenThatFreesAsMuchAsItMoves) {
   EXPECT_EQ(buffer.growth_for(600), 0u);
   buffer.append(bytes(std::string(600, 'b')));
   EXPECT_EQ(buffer.capacity(), capacity) << "the front was reused";
-  EXPECT_EQ(text(buffer.readable()), std::string(400, 'a') + std::string(600, 'b'));
+  EXPECT_EQ(as_string(buffer.readable()), std::string(400, 'a') + std::string(600, 'b'));
   buffer.pin();
   buffer.consume(600);
   EXPECT_GT(buffer.growth_for(600), 0u) << "pinned, the front is never reclaimed";

@@ -8,18 +8,15 @@
 #include "sockkit/codec/frame_format.hpp"
 #include "sockkit/net/unix_stream.hpp"
 #include "sockkit/sys/socket.hpp"
+#include "support/bytes.hpp"
 #include "support/loopback.hpp"
 
 namespace sockkit::net {
 namespace {
 
-std::span<const std::byte> bytes(std::string_view text) {
-  return std::as_bytes(std::span(text));
-}
+using test::bytes;
 
-std::string text(std::span<const std::byte> b) {
-  return {reinterpret_cast<const char*>(b.data()), b.size()};
-}
+using test::as_string;
 
 TEST(Framing, FramesRoundTripOverTcp) {
   auto [client, server] = test::make_tcp_pair();
@@ -32,7 +29,7 @@ TEST(Framing, FramesRoundTripOverTcp) {
   });
   std::vector<std::byte> frame;
   ASSERT_TRUE(recv_frame(server, frame));
-  EXPECT_EQ(text(frame), "first");
+  EXPECT_EQ(as_string(frame), "first");
   ASSERT_TRUE(recv_frame(server, frame));
   EXPECT_TRUE(frame.empty());
   ASSERT_TRUE(recv_frame(server, frame));
@@ -55,7 +52,7 @@ TEST(Framing, HeaderAndPayloadLeaveInOneWrite) {
   const auto n = sys::recv(b.get(), buffer, 0, ec);
   ASSERT_FALSE(ec);
   EXPECT_EQ(n, 4u + 7u);
-  EXPECT_EQ(text(std::span(buffer).subspan(4, 7)), "payload");
+  EXPECT_EQ(as_string(std::span(buffer).subspan(4, 7)), "payload");
 }
 
 TEST(Framing, WorksWithEachHeaderWidth) {
@@ -65,7 +62,7 @@ TEST(Framing, WorksWithEachHeaderWidth) {
     send_frame(a, bytes("w"), format);
     std::vector<std::byte> frame;
     ASSERT_TRUE(recv_frame(b, frame, format));
-    EXPECT_EQ(text(frame), "w");
+    EXPECT_EQ(as_string(frame), "w");
   }
 }
 

@@ -14,6 +14,7 @@
 #include "sockkit/net/error.hpp"
 #include "sockkit/net/tcp_listener.hpp"
 #include "sockkit/sys/socket_options.hpp"
+#include "support/bytes.hpp"
 #include "support/loopback.hpp"
 
 namespace sockkit::net {
@@ -23,9 +24,7 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 using test::make_tcp_pair;
 
-std::string as_string(std::span<const std::byte> bytes) {
-  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
-}
+using test::as_string;
 
 // The lesson's first warning: send() may take only some of the bytes. With a 4 KiB send
 // buffer, a reader taking random 1-4096 byte bites, and a storm of signals interrupting the

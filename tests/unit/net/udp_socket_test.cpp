@@ -6,15 +6,14 @@
 #include <string>
 
 #include "sockkit/net/error.hpp"
+#include "support/bytes.hpp"
 
 namespace sockkit::net {
 namespace {
 
 using namespace std::chrono_literals;
 
-std::span<const std::byte> bytes(std::string_view text) {
-  return std::as_bytes(std::span(text));
-}
+using test::bytes;
 
 TEST(UdpSocket, SendToAndRecvFromOverIpv4AndIpv6) {
   for (const auto& loopback : {Address::ipv4_loopback(), Address::ipv6_loopback()}) {

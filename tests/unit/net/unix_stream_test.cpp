@@ -10,14 +10,13 @@
 #include "sockkit/net/error.hpp"
 #include "sockkit/net/unix_listener.hpp"
 #include "sockkit/sys/socket.hpp"
+#include "support/bytes.hpp"
 #include "support/loopback.hpp"
 
 namespace sockkit::net {
 namespace {
 
-std::string as_string(std::span<const std::byte> bytes) {
-  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
-}
+using test::as_string;
 
 void expect_exchange(StreamSocket& a, StreamSocket& b) {
   a.send_all("ping");

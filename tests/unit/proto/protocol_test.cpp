@@ -11,24 +11,21 @@
 #include "sockkit/proto/discard.hpp"
 #include "sockkit/proto/echo.hpp"
 #include "sockkit/proto/framed_echo.hpp"
+#include "support/bytes.hpp"
 
 namespace sockkit::proto {
 namespace {
 
-std::span<const std::byte> bytes(std::string_view text) {
-  return std::as_bytes(std::span(text));
-}
+using test::bytes;
 
-std::string text(std::span<const std::byte> b) {
-  return {reinterpret_cast<const char*>(b.data()), b.size()};
-}
+using test::as_string;
 
 std::string framed(const std::vector<std::string>& payloads) {
   codec::FrameEncoder encoder;
   std::string out;
   for (const auto& payload : payloads) {
     std::error_code ec;
-    out += text(encoder.header(payload.size(), ec));
+    out += as_string(encoder.header(payload.size(), ec));
     out += payload;
   }
   return out;
@@ -48,7 +45,7 @@ Run drive(Protocol& protocol, const std::string& input, std::size_t chunk) {
     run.verdict = protocol.on_data(bytes(std::string_view(input).substr(pos, chunk)), out);
   }
   if (!run.verdict.close) run.end = protocol.on_end_of_stream();
-  run.output = text(out.readable());
+  run.output = as_string(out.readable());
   return run;
 }
 
@@ -120,7 +117,7 @@ TEST(FramedEcho, UsesTheConfiguredFormat) {
   codec::ByteBuffer out;
   const std::string two_byte_frame("\x00\x03xyz", 5);
   EXPECT_FALSE(echo.on_data(bytes(two_byte_frame), out).close);
-  EXPECT_EQ(text(out.readable()), two_byte_frame);
+  EXPECT_EQ(as_string(out.readable()), two_byte_frame);
   const std::string too_big("\x00\x0b", 2);
   EXPECT_EQ(echo.on_data(bytes(too_big), out).reason, CloseReason::frame_too_large);
 }

@@ -5,15 +5,15 @@
 
 #include <string>
 
+#include "support/bytes.hpp"
+
 namespace sockkit::server::detail {
 namespace {
 
 using namespace std::chrono_literals;
 using proto::CloseReason;
 
-std::span<const std::byte> bytes(std::string_view text) {
-  return std::as_bytes(std::span(text));
-}
+using test::bytes;
 
 class SessionTest : public testing::Test {
  protected:
