@@ -140,17 +140,50 @@ class Server:
                 pass  # closed while listing
         return targets
 
+    def _extra_sockets(self):
+        """The sockets among the descriptors not there at the start: each one's line from
+        `ss`, and the states of its client's end on this host (the tests' clients are on
+        loopback) when it is an established connection."""
+        extra = {fd: target for fd, target in self.fd_targets().items()
+                 if self.baseline_fd_set.get(fd) != target}
+        inodes = {t[len("socket:["):-1] for t in extra.values() if t.startswith("socket:[")}
+        if not inodes:
+            return extra, []
+        ss = subprocess.run(["ss", "-tanepi"], capture_output=True, text=True).stdout
+        entries = re.split(r"\n(?=\S)", ss)
+        ours = []
+        for entry in entries:
+            if not any(f"ino:{i} " in entry for i in inodes):
+                continue
+            fields = entry.split()
+            client = None
+            if len(fields) > 4 and fields[0] == "ESTAB":
+                client = (fields[4], [e.split()[0] for e in entries
+                                      if len(e.split()) > 4 and e.split()[3] == fields[4]])
+            ours.append((entry, client))
+        return extra, ours
+
+    def kernel_duplicates(self):
+        """Established server sockets whose client has closed its end (TIME-WAIT): the
+        server never got that FIN, because the connection it belongs to was served, and
+        closed, through another socket. A SYN storm against a full backlog
+        can leave the kernel with two server sockets for one connection (seen in L4, on
+        every engine and before any change of this server: 1 run in 20); the second is
+        idle, and the idle timeout ends it."""
+        _, ours = self._extra_sockets()
+        return sum(1 for _, client in ours
+                   if client and client[1] and all(state == "TIME-WAIT" for state in client[1]))
+
     def describe_extra_fds(self):
         """For a failed descriptor audit: the descriptors not there at the start, each
         socket's state as `ss` sees it, and the server's last stats line."""
-        extra = {fd: target for fd, target in self.fd_targets().items()
-                 if self.baseline_fd_set.get(fd) != target}
+        extra, ours = self._extra_sockets()
         lines = [f"fd {fd} -> {target}" for fd, target in sorted(extra.items())]
-        inodes = {t[len("socket:["):-1] for t in extra.values() if t.startswith("socket:[")}
-        if inodes:
-            ss = subprocess.run(["ss", "-tanepi"], capture_output=True, text=True).stdout
-            entries = re.split(r"\n(?=\S)", ss)
-            lines += [e for e in entries if any(f"ino:{i} " in e for i in inodes)]
+        for entry, client in ours:
+            lines.append(entry)
+            if client:
+                lines.append(f"  its client {client[0]}: "
+                             f"{', '.join(client[1]) or 'no socket on this host'}")
         for tid in sorted(os.listdir(f"/proc/{self.pid}/task")):  # a loop stuck or spinning?
             try:
                 with open(f"/proc/{self.pid}/task/{tid}/stat") as f:
@@ -195,7 +228,13 @@ class Server:
             if self.fd_count() <= self.baseline_fds:
                 return True
             time.sleep(0.02)
-        return self.fd_count() <= self.baseline_fds
+        if self.fd_count() <= self.baseline_fds:
+            return True
+        duplicates = self.kernel_duplicates()
+        if duplicates:
+            print(f"NOTE {duplicates} established server socket(s) whose client closed its end "
+                  "through another: the kernel's duplicates, not the server's leak", flush=True)
+        return self.fd_count() - duplicates <= self.baseline_fds
 
     def stop(self, sig=signal.SIGTERM, limit=10):
         """Stops it; returns (exit status, final stats)."""
