@@ -11,7 +11,6 @@
 #include "units.hpp"
 
 namespace sockkit::app {
-namespace {}  // namespace
 
 ConnectCommand::ConnectCommand(CLI::App& parent) {
   command_ = parent.add_subcommand(

@@ -5,7 +5,7 @@
 namespace sockkit::codec {
 
 void ByteBuffer::append(std::span<const std::byte> bytes) {
-  if (bytes.size() > data_.capacity() - data_.size()) reserve(bytes.size());
+  reserve(bytes.size());
   data_.insert(data_.end(), bytes.begin(), bytes.end());
 }
 
@@ -25,8 +25,7 @@ std::size_t ByteBuffer::growth_for(std::size_t count) const noexcept {
   return grown - (kept ? 0 : data_.capacity());
 }
 
-void ByteBuffer::reserve(std::size_t count) {
-  if (count <= data_.capacity() - data_.size()) return;
+void ByteBuffer::make_room(std::size_t count) {
   if (count <= room()) {  // moving the unread bytes down frees at least as much as it copies
     data_.erase(data_.begin(), data_.begin() + static_cast<std::ptrdiff_t>(start_));
     start_ = 0;

@@ -16,7 +16,9 @@ class ByteBuffer {
  public:
   void append(std::span<const std::byte> bytes);
   /// Makes room for `count` more bytes, so that appending them allocates nothing.
-  void reserve(std::size_t count);
+  void reserve(std::size_t count) {
+    if (count > data_.capacity() - data_.size()) make_room(count);
+  }
   /// How much `capacity()` would grow by if `count` bytes were appended now (0: there is room).
   [[nodiscard]] std::size_t growth_for(std::size_t count) const noexcept;
   /// The most an append can take without new storage: after the end, and the space before
@@ -48,7 +50,8 @@ class ByteBuffer {
   }
 
  private:
-  void keep_lent() noexcept;  // pinned: the storage becomes the loan's (if none is yet)
+  void make_room(std::size_t count);  // reserve() past the end: reclaim the front, or grow
+  void keep_lent() noexcept;          // pinned: the storage becomes the loan's (if none is yet)
 
   std::vector<std::byte> data_;
   std::size_t start_ = 0;
