@@ -150,26 +150,26 @@ class Server:
         if not inodes:
             return extra, []
         ss = subprocess.run(["ss", "-tanepi"], capture_output=True, text=True).stdout
-        entries = re.split(r"\n(?=\S)", ss)
+        entries = [(e, e.split()) for e in re.split(r"\n(?=\S)", ss)]
+        states_at = {}  # local address -> the states of the sockets there
+        for _, fields in entries:
+            if len(fields) > 4:
+                states_at.setdefault(fields[3], []).append(fields[0])
         ours = []
-        for entry in entries:
-            if not any(f"ino:{i} " in entry for i in inodes):
-                continue
-            fields = entry.split()
-            client = None
-            if len(fields) > 4 and fields[0] == "ESTAB":
-                client = (fields[4], [e.split()[0] for e in entries
-                                      if len(e.split()) > 4 and e.split()[3] == fields[4]])
-            ours.append((entry, client))
+        for entry, fields in entries:
+            if any(f"ino:{i} " in entry for i in inodes):
+                established = len(fields) > 4 and fields[0] == "ESTAB"
+                ours.append((entry, (fields[4], states_at.get(fields[4], [])) if established
+                             else None))
         return extra, ours
 
     def kernel_duplicates(self):
         """Established server sockets whose client has closed its end (TIME-WAIT): the
         server never got that FIN, because the connection it belongs to was served, and
-        closed, through another socket. A SYN storm against a full backlog
-        can leave the kernel with two server sockets for one connection (seen in L4, on
-        every engine and before any change of this server: 1 run in 20); the second is
-        idle, and the idle timeout ends it."""
+        closed, through another socket. A SYN storm against a full backlog can leave the
+        kernel with two server sockets for one connection (seen in L4, on every engine and
+        before any change of this server: 1 run in 20); the second is idle, and the idle
+        timeout ends it."""
         _, ours = self._extra_sockets()
         return sum(1 for _, client in ours
                    if client and client[1] and all(state == "TIME-WAIT" for state in client[1]))
