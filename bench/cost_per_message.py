@@ -91,8 +91,12 @@ def count_instructions(args, command, connections):
     with tempfile.TemporaryDirectory() as tmp:
         for seconds in (1, 1 + args.duration):
             out = os.path.join(tmp, f"callgrind.{seconds}")
+            # --fair-sched: valgrind runs one thread at a time, and without a fair lock a
+            # loop going in and out of io_uring_enter kept the thread that handles SIGTERM
+            # from ever running (1 stop in 4 hung).
             server, target = start_server(
-                command, ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"])
+                command, ["valgrind", "--tool=callgrind", "--fair-sched=yes",
+                          f"--callgrind-out-file={out}"])
             try:
                 report = run_bench(args, command, target, connections, seconds)
             finally:
