@@ -18,8 +18,16 @@ the difference of their counts over the difference of their messages cancels sta
 connecting and shutting down. A server must exit on SIGTERM under valgrind: the io_uring
 floor, blocked in io_uring_enter, takes no signal there, so give it --until-idle.
 
+With --breakdown, each run records the server with `perf record -g` instead and splits its
+CPU per message by where the kernel's call chains say it went: sending on TCP (`tcp_sendmsg`,
+which on loopback includes delivering the segment to the client and waking it), receiving
+on TCP (`tcp_recvmsg`), user space, and the rest, which is the interface: waiting for
+readiness or completions (epoll_wait, io_uring_enter and its task work), entering and
+leaving the kernel, looking up descriptors. Every server pays the TCP parts for the same
+64 bytes; the interface and user space are what a server's design can change.
+
 Usage: bench/cost_per_message.py [--build build/release] [--reps 5] [--connections 100 1000]
-           [--duration 3] [--instructions] [NAME=COMMAND ...]
+           [--duration 3] [--instructions | --breakdown] [NAME=COMMAND ...]
 A COMMAND must print "Listening on ADDR" on stdout first; by default the epoll floor and the
 epoll and uring engines with one loop each. Needs linux-perf (software events and syscall
 tracepoints are enough) and two cores.
@@ -133,6 +141,81 @@ def measure(args, command, connections):
     }
 
 
+# Kernel functions whose call chains hold the TCP work itself, the same for any server API.
+TCP_PARTS = {"tcp_send": "tcp_sendmsg", "tcp_recv": "tcp_recvmsg"}
+
+
+def perf_shares(path):
+    """CPU time sampled (ns) and the share of it in each TCP part and in user space."""
+    report = subprocess.run(["perf", "report", "-i", path, "--stdio", "--children",
+                             "--sort", "symbol", "-g", "none", "--percent-limit", "0"],
+                            capture_output=True, text=True, check=True).stdout
+    total = re.search(r"^# Event count \(approx\.\): (\d+)", report, re.M)
+    if not total:
+        sys.exit(f"perf report of {path} has no event count")
+    shares = {part: 0.0 for part in TCP_PARTS} | {"user": 0.0}
+    for line in report.splitlines():
+        m = re.match(r"^\s+([\d.]+)%\s+([\d.]+)%\s+\[(.)\] (\S+)", line)
+        if not m:
+            continue
+        children, own, space, symbol = float(m[1]), float(m[2]), m[3], m[4]
+        if space == ".":
+            shares["user"] += own / 100
+        for part, function in TCP_PARTS.items():
+            if symbol == function:
+                shares[part] = children / 100
+    return int(total[1]), shares
+
+
+def profile(args, command, connections):
+    """Where the server's CPU per message goes, from its kernel call chains."""
+    server, target = start_server(command)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            data = os.path.join(tmp, "perf.data")
+            perf = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-g",
+                                     "-p", str(server.pid), "-o", data],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            report = run_bench(args, command, target, connections, args.duration)
+            perf.send_signal(signal.SIGINT)
+            perf.wait(60)
+            cpu_ns, shares = perf_shares(data)
+    finally:
+        stop_server(server)
+    cpu_us = cpu_ns / 1000 / report["messages"]
+    parts = {part: share * cpu_us for part, share in shares.items()}
+    parts["interface"] = cpu_us - sum(parts.values())
+    return {"cpu_us_per_msg": cpu_us, **parts}
+
+
+def report_breakdown(args, servers):
+    columns = ["tcp_send", "tcp_recv", "interface", "user"]
+    results = {}
+    for rep in range(args.reps):
+        for connections in args.connections:
+            for name, command in servers:
+                r = profile(args, command, connections)
+                results.setdefault((name, connections), []).append(r)
+                print(f"rep={rep + 1} server={name} connections={connections} " +
+                      " ".join(f"{k}={v:.2f}" for k, v in r.items()), flush=True)
+    floor = servers[0][0]
+    print(f"\nCPU-us per message, medians of {args.reps} interleaved runs; ratio: total / "
+          f"{floor}'s; interface: readiness or completions, kernel entry and exit, "
+          "descriptor lookup")
+    print(f"{'server':<12}{'conns':>6}{'total':>8}{'ratio':>7}" +
+          "".join(f"{c:>11}" for c in columns))
+    for connections in args.connections:
+        base = statistics.median(r["cpu_us_per_msg"] for r in results[(floor, connections)])
+        for name, _ in servers:
+            runs = results[(name, connections)]
+            total = statistics.median(r["cpu_us_per_msg"] for r in runs)
+            print(f"{name:<12}{connections:>6}{total:>8.2f}{total / base:>7.2f}" +
+                  "".join(f"{statistics.median(r[c] for r in runs):>11.2f}" for c in columns))
+        tcp = statistics.median(r["tcp_send"] + r["tcp_recv"] for r in results[(floor, connections)])
+        print(f"  {floor}'s TCP work alone is {tcp / base:.0%} of its CPU at {connections} "
+              "connections: a server doing the same TCP work costs at least that ratio.")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--build", default="build/release")
@@ -141,6 +224,9 @@ def main():
     parser.add_argument("--duration", type=int, default=3, help="seconds per run")
     parser.add_argument("--instructions", action="store_true",
                         help="count user-space instructions per message under callgrind")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="split CPU per message into TCP send, TCP receive, interface "
+                             "and user space (perf record -g)")
     parser.add_argument("servers", nargs="*", metavar="NAME=COMMAND")
     args = parser.parse_args()
     b = os.path.join(args.build, "bin")
@@ -151,6 +237,8 @@ def main():
     ]
     if args.instructions:
         return report_instructions(args, servers)
+    if args.breakdown:
+        return report_breakdown(args, servers)
     results = {}
     for rep in range(args.reps):
         for connections in args.connections:
