@@ -222,9 +222,10 @@ def main():
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--connections", type=int, nargs="+", default=[100, 1000])
     parser.add_argument("--duration", type=int, default=3, help="seconds per run")
-    parser.add_argument("--instructions", action="store_true",
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--instructions", action="store_true",
                         help="count user-space instructions per message under callgrind")
-    parser.add_argument("--breakdown", action="store_true",
+    mode.add_argument("--breakdown", action="store_true",
                         help="split CPU per message into TCP send, TCP receive, interface "
                              "and user space (perf record -g)")
     parser.add_argument("servers", nargs="*", metavar="NAME=COMMAND")
