@@ -117,20 +117,28 @@ def count_instructions(args, command, connections):
             "messages_per_sec": long_msgs / (1 + args.duration)}
 
 
-def measure(args, command, connections):
+def watched_run(args, command, connections, perf_command, read):
+    """Runs the server under `sockkit bench` with `perf_command -p PID -o FILE` watching it
+    over exactly the generator's run; returns the bench report and read(FILE)."""
     server, target = start_server(command)
     try:
-        with tempfile.NamedTemporaryFile(suffix=".perf") as out:
-            perf = subprocess.Popen(["perf", "stat", "-x,", "-e",
-                                     "task-clock,context-switches,raw_syscalls:sys_enter",
-                                     "-p", str(server.pid), "-o", out.name],
-                                    stderr=subprocess.DEVNULL)
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "perf.out")
+            perf = subprocess.Popen([*perf_command, "-p", str(server.pid), "-o", out],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             report = run_bench(args, command, target, connections, args.duration)
             perf.send_signal(signal.SIGINT)
-            perf.wait(30)
-            counts = perf_counts(out.name)
+            perf.wait(60)
+            return report, read(out)
     finally:
         stop_server(server)
+
+
+def measure(args, command, connections):
+    report, counts = watched_run(
+        args, command, connections,
+        ["perf", "stat", "-x,", "-e", "task-clock,context-switches,raw_syscalls:sys_enter"],
+        perf_counts)
     messages = report["messages"]
     return {
         "messages_per_sec": report["messages_per_second"],
@@ -169,35 +177,33 @@ def perf_shares(path):
 
 def profile(args, command, connections):
     """Where the server's CPU per message goes, from its kernel call chains."""
-    server, target = start_server(command)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            data = os.path.join(tmp, "perf.data")
-            perf = subprocess.Popen(["perf", "record", "-q", "-e", "cpu-clock", "-g",
-                                     "-p", str(server.pid), "-o", data],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            report = run_bench(args, command, target, connections, args.duration)
-            perf.send_signal(signal.SIGINT)
-            perf.wait(60)
-            cpu_ns, shares = perf_shares(data)
-    finally:
-        stop_server(server)
+    report, (cpu_ns, shares) = watched_run(
+        args, command, connections, ["perf", "record", "-q", "-e", "cpu-clock", "-g"],
+        perf_shares)
     cpu_us = cpu_ns / 1000 / report["messages"]
     parts = {part: share * cpu_us for part, share in shares.items()}
     parts["interface"] = cpu_us - sum(parts.values())
     return {"cpu_us_per_msg": cpu_us, **parts}
 
 
-def report_breakdown(args, servers):
-    columns = ["tcp_send", "tcp_recv", "interface", "user"]
+def interleaved(args, servers, run, describe):
+    """Every server in turn, for each connection count, --reps times over; each run printed
+    as it ends. Returns {(name, connections): [result of each run]}."""
     results = {}
     for rep in range(args.reps):
         for connections in args.connections:
             for name, command in servers:
-                r = profile(args, command, connections)
+                r = run(args, command, connections)
                 results.setdefault((name, connections), []).append(r)
-                print(f"rep={rep + 1} server={name} connections={connections} " +
-                      " ".join(f"{k}={v:.2f}" for k, v in r.items()), flush=True)
+                print(f"rep={rep + 1} server={name} connections={connections} {describe(r)}",
+                      flush=True)
+    return results
+
+
+def report_breakdown(args, servers):
+    columns = ["tcp_send", "tcp_recv", "interface", "user"]
+    results = interleaved(args, servers, profile,
+                          lambda r: " ".join(f"{k}={v:.2f}" for k, v in r.items()))
     floor = servers[0][0]
     print(f"\nCPU-us per message, medians of {args.reps} interleaved runs; ratio: total / "
           f"{floor}'s; interface: readiness or completions, kernel entry and exit, "
@@ -216,43 +222,13 @@ def report_breakdown(args, servers):
               "connections: a server doing the same TCP work costs at least that ratio.")
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--build", default="build/release")
-    parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--connections", type=int, nargs="+", default=[100, 1000])
-    parser.add_argument("--duration", type=int, default=3, help="seconds per run")
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--instructions", action="store_true",
-                        help="count user-space instructions per message under callgrind")
-    mode.add_argument("--breakdown", action="store_true",
-                        help="split CPU per message into TCP send, TCP receive, interface "
-                             "and user space (perf record -g)")
-    parser.add_argument("servers", nargs="*", metavar="NAME=COMMAND")
-    args = parser.parse_args()
-    b = os.path.join(args.build, "bin")
-    servers = [s.split("=", 1) for s in args.servers] or [
-        ["floor", f"{b}/epoll_echo_floor 0"],
-        ["epoll", f"{b}/sockkit serve --listen 127.0.0.1:0 --engine epoll --threads 1"],
-        ["uring", f"{b}/sockkit serve --listen 127.0.0.1:0 --engine uring --threads 1"],
-    ]
-    if args.instructions:
-        return report_instructions(args, servers)
-    if args.breakdown:
-        return report_breakdown(args, servers)
-    results = {}
-    for rep in range(args.reps):
-        for connections in args.connections:
-            for name, command in servers:
-                r = measure(args, command, connections)
-                results.setdefault((name, connections), []).append(r)
-                print(f"rep={rep + 1} server={name} connections={connections} "
-                      f"messages_per_sec={r['messages_per_sec']:.0f} "
-                      f"cpu_us_per_msg={r['cpu_us_per_msg']:.2f} "
-                      f"syscalls_per_msg={r['syscalls_per_msg']:.3f} "
-                      f"switches_per_msg={r['switches_per_msg']:.3f} "
-                      f"generator_saturated={r['generator_saturated']}", flush=True)
-
+def report_timed(args, servers):
+    results = interleaved(args, servers, measure, lambda r: (
+        f"messages_per_sec={r['messages_per_sec']:.0f} "
+        f"cpu_us_per_msg={r['cpu_us_per_msg']:.2f} "
+        f"syscalls_per_msg={r['syscalls_per_msg']:.3f} "
+        f"switches_per_msg={r['switches_per_msg']:.3f} "
+        f"generator_saturated={r['generator_saturated']}"))
     floor = servers[0][0]
     print(f"\nmedians of {args.reps} interleaved runs (min-max); ratio: median / {floor}'s median")
     print(f"{'server':<10}{'conns':>6}{'msgs/s':>10}{'CPU-us/msg':>20}{'ratio':>7}"
@@ -273,6 +249,33 @@ def main():
     if any(r["generator_saturated"] for runs in results.values() for r in runs):
         print("\nThe generator set the pace (it saturated its core): messages/s of the fast "
               "servers converge, and CPU per message is what ranks them.")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--build", default="build/release")
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--connections", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument("--duration", type=int, default=3, help="seconds per run")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--instructions", action="store_true",
+                      help="count user-space instructions per message under callgrind")
+    mode.add_argument("--breakdown", action="store_true",
+                      help="split CPU per message into TCP send, TCP receive, interface "
+                           "and user space (perf record -g)")
+    parser.add_argument("servers", nargs="*", metavar="NAME=COMMAND")
+    args = parser.parse_args()
+    b = os.path.join(args.build, "bin")
+    servers = [s.split("=", 1) for s in args.servers] or [
+        ["floor", f"{b}/epoll_echo_floor 0"],
+        ["epoll", f"{b}/sockkit serve --listen 127.0.0.1:0 --engine epoll --threads 1"],
+        ["uring", f"{b}/sockkit serve --listen 127.0.0.1:0 --engine uring --threads 1"],
+    ]
+    if args.instructions:
+        return report_instructions(args, servers)
+    if args.breakdown:
+        return report_breakdown(args, servers)
+    return report_timed(args, servers)
 
 
 def report_instructions(args, servers):
