@@ -9,9 +9,8 @@
 namespace sockkit::codec {
 namespace {
 
-using test::bytes;
-
 using test::as_string;
+using test::bytes;
 
 TEST(ByteBuffer, IsAQueueOfBytes) {
   ByteBuffer buffer;

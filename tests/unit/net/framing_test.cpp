@@ -14,9 +14,8 @@
 namespace sockkit::net {
 namespace {
 
-using test::bytes;
-
 using test::as_string;
+using test::bytes;
 
 TEST(Framing, FramesRoundTripOverTcp) {
   auto [client, server] = test::make_tcp_pair();

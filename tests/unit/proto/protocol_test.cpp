@@ -16,9 +16,8 @@
 namespace sockkit::proto {
 namespace {
 
-using test::bytes;
-
 using test::as_string;
+using test::bytes;
 
 std::string framed(const std::vector<std::string>& payloads) {
   codec::FrameEncoder encoder;
