@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <chrono>
 #include <condition_variable>
 #include <iostream>
 #include <mutex>
@@ -21,12 +22,16 @@
 namespace sockkit::app {
 namespace {
 
-nlohmann::json to_json(const server::Stats& stats) {
+// `taken`: when the counters were read, so a reader can tell a line taken after some event
+// of its own from one written before it and read late.
+nlohmann::json to_json(const server::Stats& stats, std::chrono::system_clock::time_point taken) {
   nlohmann::json closed;
   for (std::size_t i = 0; i < proto::kCloseReasonCount; ++i) {
     closed[std::string(proto::to_string(static_cast<proto::CloseReason>(i)))] = stats.closed[i];
   }
-  return {{"accepted", stats.accepted},   {"rejected", stats.rejected},
+  const std::chrono::duration<double> unix_time = taken.time_since_epoch();
+  return {{"time", unix_time.count()},
+          {"accepted", stats.accepted},   {"rejected", stats.rejected},
           {"active", stats.active()},     {"bytes_in", stats.bytes_in},
           {"bytes_out", stats.bytes_out}, {"closed_by_reason", closed},
           {"buffered", stats.buffered},   {"budget_pauses", stats.budget_pauses},
@@ -178,7 +183,7 @@ Examples:
   command_->add_option("--stats-interval", stats_interval_, "Print a stats line this often");
   command_->add_flag("--json", json_,
                      "Print the final stats as JSON on exit (and each --stats-interval line as "
-                     "one line of JSON)");
+                     "one line of JSON); \"time\" is when they were read, in Unix seconds");
   command_->add_flag("-v,--verbose", verbose_,
                      "Log each connection to stderr: who connected, its first bytes (escaped, "
                      "at most 64), and why it closed");
@@ -304,9 +309,10 @@ int ServeCommand::run() {
   }
   std::mutex print_mutex;  // the interval and SIGUSR1 lines come from two threads
   const auto print_stats = [&] {
+    const auto taken = std::chrono::system_clock::now();
     const auto now = engine->stats();
     const std::lock_guard lock(print_mutex);
-    std::cout << (json_ ? to_json(now).dump() : stats_line(now)) << std::endl;
+    std::cout << (json_ ? to_json(now, taken).dump() : stats_line(now)) << std::endl;
   };
   std::optional<StatsSignal> stats_signal;
   try {
@@ -346,9 +352,10 @@ int ServeCommand::run() {
   signals.reset();
   stats_signal.reset();
 
+  const auto taken = std::chrono::system_clock::now();
   const auto stats = engine->stats();
   if (json_) {
-    std::cout << to_json(stats).dump(2) << std::endl;
+    std::cout << to_json(stats, taken).dump(2) << std::endl;
   } else {
     std::cout << stats_line(stats) << std::endl;
   }

@@ -62,10 +62,14 @@ class ServeCommandTest(unittest.TestCase):
         with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as s:
             s.sendall(b"GET / HTTP/1.1\r\n\r\n")
             self.assertEqual(s.recv(100), b"")  # refused as a frame far too large
+        stopping = time.time()
         code, out, _ = server.stop()
         self.assertEqual(bench.returncode, 0, bench.stdout)
         self.assertEqual(code, 0)
         stats = json.loads(out[out.index("{"):])
+        # when the counters were read: after the stop was asked for, before it was seen
+        self.assertGreaterEqual(stats["time"], stopping)
+        self.assertLessEqual(stats["time"], time.time())
         self.assertEqual(stats["accepted"], 5)
         self.assertEqual(stats["closed_by_reason"]["frame_too_large"], 1)
         # bench stops with frames in flight and echoes unread, so its connections end as

@@ -111,11 +111,15 @@ class Server:
 
     # --- observations -------------------------------------------------------------------
     def stats(self, fresh=True):
-        """The server's counters, at most 100 ms old (a new line is waited for)."""
+        """The server's counters; `fresh`: read by the server after this call (its line's
+        "time"), so they count everything that happened before it. (The first line read
+        after the call may have been written before it, and read late.)"""
         if fresh:
-            seen = self.latest
+            asked = time.time()
             deadline = time.monotonic() + 2
-            while self.latest is seen and time.monotonic() < deadline:
+            while self.latest.get("time", 0) < asked:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"no stats line in 2 s; the last: {self.latest}")
                 time.sleep(0.01)
         return self.latest
 
