@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "accept_balance.hpp"
 #include "engine_support.hpp"
 #include "session.hpp"
 #include "sockkit/server/engine.hpp"
@@ -63,7 +64,8 @@ class EventLoop {
 /// An engine of one event loop per thread (epoll, io_uring), sharing one listener.
 class MultiLoopEngine : public EngineBase {
  public:
-  using EngineBase::EngineBase;
+  explicit MultiLoopEngine(ServerConfig config)
+      : EngineBase(std::move(config)), accept_balance_(loop_count(config_)) {}
   /// Runs every loop: the first on the calling thread, the rest on threads of their own,
   /// joined before it returns.
   void run() override;
@@ -111,6 +113,7 @@ class MultiLoopEngine : public EngineBase {
 
   /// Open connections across the loops, for max_connections.
   std::atomic<std::size_t> open_connections_{0};
+  AcceptBalance accept_balance_;  // a place for each of the loop_count(config_) loops
   std::vector<std::unique_ptr<EventLoop>> loops_;  // made by the derived constructor
 };
 

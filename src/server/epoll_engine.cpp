@@ -17,6 +17,7 @@ using namespace std::chrono_literals;
 
 constexpr std::uint64_t kListenerToken = ~std::uint64_t{0};
 constexpr std::uint64_t kStopToken = kListenerToken - 1;
+constexpr std::uint64_t kTurnToken = kListenerToken - 2;  // AcceptBalance's doorbell
 constexpr std::size_t kReadsPerEvent = 4;     // then the other connections get their turn
 constexpr std::size_t kAcceptsPerEvent = 32;  // likewise for a flood of new clients
 
@@ -26,11 +27,14 @@ constexpr std::size_t kAcceptsPerEvent = 32;  // likewise for a flood of new cli
 /// except `counters()`, which any thread may read.
 class EpollEngine::Loop final : public EventLoop {
  public:
-  explicit Loop(EpollEngine& engine) : engine_(engine), epoll_(sys::Epoll::create()) {
-    watch_listener();
+  Loop(EpollEngine& engine, std::size_t index)
+      : engine_(engine), index_(index), epoll_(sys::Epoll::create()) {
+    accept_if_due();
     std::error_code ec;
     epoll_.add(engine_.stop_.fd(), EPOLLIN, kStopToken, ec);
     if (ec) sys::throw_error(ec, "epoll_ctl ADD stop");
+    epoll_.add(engine_.accept_balance_.doorbell(index_), EPOLLIN, kTurnToken, ec);
+    if (ec) sys::throw_error(ec, "epoll_ctl ADD doorbell");
   }
 
   void run() override;
@@ -47,7 +51,11 @@ class EpollEngine::Loop final : public EventLoop {
 
   void accept_clients(Clock::time_point now);
   void pause_accepting(Clock::time_point now);
+  /// Watches the listener unless it is watched, accepting is paused, the loop is draining,
+  /// or the other loops are to take the next clients (AcceptBalance).
+  void accept_if_due();
   void watch_listener();
+  void unwatch_listener();
   void on_event(std::uint64_t token, std::uint32_t events, Clock::time_point now);
   void flush(Connection& c, Clock::time_point now);
   void update_interest(Connection& c, std::size_t slot);
@@ -58,43 +66,60 @@ class EpollEngine::Loop final : public EventLoop {
   }
 
   EpollEngine& engine_;
+  std::size_t index_;  // among the engine's loops
   sys::Epoll epoll_;
   SlotTable<Connection> slots_;
   std::size_t open_count_ = 0;
   std::vector<std::byte> buffer_ = std::vector<std::byte>(64 * 1024);
   sys::SpareFd spare_;
   std::optional<Clock::time_point> accepting_again_at_;  // set while paused
+  bool watching_ = false;                                // the listener, in epoll_
+  bool draining_ = false;
 };
+
+void EpollEngine::Loop::accept_if_due() {
+  if (watching_) return;
+  if (accepting_again_at_ || draining_) return engine_.accept_balance_.pass(index_);
+  if (engine_.accept_balance_.take_turn(index_)) watch_listener();
+}
 
 void EpollEngine::Loop::watch_listener() {
   std::error_code ec;
   // EPOLLEXCLUSIVE: a new client wakes one loop, not all of them.
   epoll_.add(engine_.listener_.native_handle(), EPOLLIN | EPOLLEXCLUSIVE, kListenerToken, ec);
   if (ec) sys::throw_error(ec, "epoll_ctl ADD listener");
+  watching_ = true;
+}
+
+void EpollEngine::Loop::unwatch_listener() {
+  if (!watching_) return;
+  std::error_code ec;
+  epoll_.remove(engine_.listener_.native_handle(), ec);
+  watching_ = false;
 }
 
 // The listener stays readable while clients wait, so a level-triggered loop that cannot
 // accept them would spin. After shedding what it could, the loop looks away for a moment.
 void EpollEngine::Loop::pause_accepting(Clock::time_point now) {
   if (accepting_again_at_) return;
-  std::error_code ec;
-  epoll_.remove(engine_.listener_.native_handle(), ec);
+  unwatch_listener();
   accepting_again_at_ = now + kAcceptPause;
+  engine_.accept_balance_.pass(index_);
 }
 
 void EpollEngine::Loop::run() {
   std::array<epoll_event, 256> events{};
-  bool draining = false;
   auto next_tick = Clock::now();
-  while (!(draining && open_count_ == 0)) {
+  while (!(draining_ && open_count_ == 0)) {
     std::error_code ec;
     const auto wait = std::clamp<Clock::duration>(next_tick - Clock::now(), 0ns, kDeadlineTick);
     const auto ready = epoll_.wait(events, wait, ec);  // EINTR: 0 events, no error
     if (ec) sys::throw_error(ec, "epoll_wait");        // never retried blindly (a spin)
     const auto now = Clock::now();
-    if (!draining && engine_.stop_.requested()) {
-      draining = true;
-      if (!accepting_again_at_) epoll_.remove(engine_.listener_.native_handle(), ec);
+    if (!draining_ && engine_.stop_.requested()) {
+      draining_ = true;
+      unwatch_listener();
+      engine_.accept_balance_.pass(index_);
       epoll_.remove(engine_.stop_.fd(), ec);  // stays readable: do not wake on it again
       next_tick = now;                        // close the idle ones at once
     }
@@ -103,18 +128,19 @@ void EpollEngine::Loop::run() {
       if (i + 1 < ready) slots_.prefetch_session(events[i + 1].data.u64 & 0xFFFFFFFF);
       const auto token = events[i].data.u64;
       if (token == kListenerToken) {
-        if (!draining) accept_clients(now);
+        if (watching_) accept_clients(now);  // (not a stale event after draining began)
+      } else if (token == kTurnToken) {
+        engine_.accept_balance_.clear_doorbell(index_);
+        accept_if_due();
       } else if (token != kStopToken) {
         on_event(token, events[i].events, now);
       }
     }
     if (now >= next_tick) {
-      check_deadlines(now, draining);
+      check_deadlines(now, draining_);
       next_tick = now + kDeadlineTick;
-      if (accepting_again_at_ && now >= *accepting_again_at_) {
-        accepting_again_at_.reset();
-        if (!draining) watch_listener();
-      }
+      if (accepting_again_at_ && now >= *accepting_again_at_) accepting_again_at_.reset();
+      accept_if_due();
     }
   }
 }
@@ -152,8 +178,11 @@ void EpollEngine::Loop::accept_clients(Clock::time_point now) {
     c.interest = EPOLLIN;
     epoll_.add(c.fd.get(), c.interest, token_of(*slot, c.generation), ec);
     ++open_count_;
+    engine_.accept_balance_.set_open(index_, open_count_);
     if (ec) close(*slot, proto::CloseReason::error);
   }
+  // Still this loop's turn to accept, or the others' now?
+  if (watching_ && !engine_.accept_balance_.take_turn(index_)) unwatch_listener();
 }
 
 void EpollEngine::Loop::on_event(std::uint64_t token, std::uint32_t events, Clock::time_point now) {
@@ -222,8 +251,10 @@ void EpollEngine::Loop::close(std::size_t slot, proto::CloseReason reason) {
   ++c.generation;
   slots_.release(slot);
   --open_count_;
+  engine_.accept_balance_.set_open(index_, open_count_);
   engine_.open_connections_.fetch_sub(1);
   counters_.closed(reason);
+  accept_if_due();  // (left to the other loops while this one led)
 }
 
 void EpollEngine::Loop::check_deadlines(Clock::time_point now, bool draining) {
@@ -241,7 +272,7 @@ EpollEngine::EpollEngine(ServerConfig config) : MultiLoopEngine(std::move(config
   sys::set_nonblocking(listener_.native_handle(), true, ec);
   if (ec) sys::throw_error(ec, "fcntl O_NONBLOCK on " + listener_.local_address().to_string());
   for (std::size_t i = 0; i < loop_count(config_); ++i) {
-    loops_.push_back(std::make_unique<Loop>(*this));
+    loops_.push_back(std::make_unique<Loop>(*this, i));
   }
 }
 

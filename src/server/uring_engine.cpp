@@ -40,17 +40,19 @@ enum class Op : std::uint64_t {
   cancel = 5,  // cancellations and linked timeouts: nothing to do on completion
   shed = 6,    // out of descriptors: accept a waiting client only to close it
   tick = 7,    // the timer that checks every connection's deadlines
+  turn = 8,    // this loop's turn to accept again (AcceptBalance's doorbell)
 };
+constexpr unsigned kOpBits = 4;
 
 std::uint64_t user_data(Op op, std::size_t slot = 0, std::uint32_t generation = 0) {
-  return (std::uint64_t{generation} << 32) | (std::uint64_t{slot} << 3) |
+  return (std::uint64_t{generation} << 32) | (std::uint64_t{slot} << kOpBits) |
          static_cast<std::uint64_t>(op);
 }
 Op op_of(std::uint64_t data) {
-  return static_cast<Op>(data & 7);
+  return static_cast<Op>(data & ((1u << kOpBits) - 1));
 }
 std::size_t slot_of(std::uint64_t data) {
-  return static_cast<std::size_t>((data & 0xFFFFFFFF) >> 3);
+  return static_cast<std::size_t>((data & 0xFFFFFFFF) >> kOpBits);
 }
 std::uint32_t generation_of(std::uint64_t data) {
   return static_cast<std::uint32_t>(data >> 32);
@@ -66,8 +68,11 @@ std::error_code refusal(int result) {
 /// there, so SINGLE_ISSUER holds). Loop thread only, except `counters()`.
 class UringEngine::Loop final : public EventLoop {
  public:
-  explicit Loop(UringEngine& engine)
-      : engine_(engine), sizes_(engine.config_.uring), multishot_(sizes_.multishot_receive) {}
+  Loop(UringEngine& engine, std::size_t index)
+      : engine_(engine),
+        index_(index),
+        sizes_(engine.config_.uring),
+        multishot_(sizes_.multishot_receive) {}
   ~Loop();
   Loop(const Loop&) = delete;
   Loop& operator=(const Loop&) = delete;
@@ -90,6 +95,9 @@ class UringEngine::Loop final : public EventLoop {
 
   void set_up();
   io_uring_sqe* sqe();
+  /// Arms the accept unless it is armed, paused, draining, or the other loops are to take
+  /// the next clients (AcceptBalance).
+  void arm_accept_if_due();
   void arm_accept();
   void arm_recv(std::size_t slot);
   /// Takes on an accepted client, or closes it (over the limit, no memory).
@@ -117,9 +125,11 @@ class UringEngine::Loop final : public EventLoop {
   void close(std::size_t slot, proto::CloseReason reason);
   void tick(Clock::time_point now);
   void arm_tick();
+  void watch_doorbell();
   void shed_one();
 
   UringEngine& engine_;
+  std::size_t index_;  // among the engine's loops
   const ServerConfig::UringSizes& sizes_;
   io_uring ring_{};
   bool ring_ready_ = false;
@@ -226,6 +236,12 @@ io_uring_sqe* UringEngine::Loop::sqe() {
   return entry;
 }
 
+void UringEngine::Loop::arm_accept_if_due() {
+  if (accept_armed_) return;
+  if (accept_again_at_ || draining_) return engine_.accept_balance_.pass(index_);
+  if (engine_.accept_balance_.take_turn(index_)) arm_accept();
+}
+
 void UringEngine::Loop::arm_accept() {
   // No SOCK_NONBLOCK: io_uring would then answer EAGAIN instead of waiting for data.
   // With several loops on one listener, one accept at a time, armed again when it
@@ -308,18 +324,22 @@ void UringEngine::Loop::run() {
     set_up_count.notify_all();
     throw;
   }
+  // Each ring's accept is armed before any loop goes on, so the first clients find every
+  // loop taking them (AcceptBalance), not the one whose thread ran first.
+  arm_accept_if_due();
+  io_uring_submit(&ring_);
   set_up_count.fetch_add(1);
   set_up_count.notify_all();
   for (auto n = set_up_count.load(); n < engine_.loops_.size(); n = set_up_count.load()) {
     set_up_count.wait(n);
   }
   if (engine_.ring_failed_) return;  // another loop's error is the one run() reports
-  arm_accept();
   auto* watch_stop = sqe();
   io_uring_prep_poll_add(watch_stop, engine_.stop_.fd(), POLLIN);
   io_uring_sqe_set_data64(watch_stop, user_data(Op::stop_poll));
 
   arm_tick();
+  watch_doorbell();
 
   while (!(draining_ && open_count_ == 0)) {
     // No timeout on the wait itself: with DEFER_TASKRUN, a wait given a timeout held
@@ -361,6 +381,13 @@ void UringEngine::Loop::rearm_waiting() {
   }
 }
 
+// Multishot: a completion each time the doorbell rings (cleared then), until it ends.
+void UringEngine::Loop::watch_doorbell() {
+  auto* entry = sqe();
+  io_uring_prep_poll_multishot(entry, engine_.accept_balance_.doorbell(index_), POLLIN);
+  io_uring_sqe_set_data64(entry, user_data(Op::turn));
+}
+
 // Deadlines are checked by a timeout operation that fires every kDeadlineTick and is armed again.
 void UringEngine::Loop::arm_tick() {
   auto* entry = sqe();
@@ -400,6 +427,11 @@ void UringEngine::Loop::on_completion(const io_uring_cqe& cqe, Clock::time_point
       tick(now);
       arm_tick();
       return;
+    case Op::turn:
+      engine_.accept_balance_.clear_doorbell(index_);
+      arm_accept_if_due();
+      if (!more && !draining_) watch_doorbell();
+      return;
     case Op::shed:
       if (cqe.res >= 0) {
         ::close(cqe.res);  // the client sees EOF at once
@@ -435,7 +467,7 @@ void UringEngine::Loop::on_accept(int result, bool more, Clock::time_point now) 
     sys::Fd fd(result);
     if (!draining_) adopt(std::move(fd), now);  // (while draining, it just closes)
   }
-  if (!accept_armed_ && !accept_again_at_ && !draining_) arm_accept();
+  arm_accept_if_due();
 }
 
 void UringEngine::Loop::adopt(sys::Fd fd, Clock::time_point now) {
@@ -450,6 +482,7 @@ void UringEngine::Loop::adopt(sys::Fd fd, Clock::time_point now) {
   c.drained = false;  // the client may have sent already
   c.waiting_for_buffer = false;
   ++open_count_;
+  engine_.accept_balance_.set_open(index_, open_count_);
   arm_recv(*slot);
 }
 
@@ -560,15 +593,17 @@ void UringEngine::Loop::close(std::size_t slot, proto::CloseReason reason) {
   ++c.generation;
   slots_.release(slot);
   --open_count_;
+  engine_.accept_balance_.set_open(index_, open_count_);
   engine_.open_connections_.fetch_sub(1);
   counters_.closed(reason);
+  arm_accept_if_due();  // (left to the other loops while this one led)
 }
 
 void UringEngine::Loop::tick(Clock::time_point now) {
   if (accept_again_at_ && now >= *accept_again_at_) {
     accept_again_at_.reset();
-    if (!accept_armed_ && !draining_) arm_accept();
   }
+  arm_accept_if_due();
   const auto drain_deadline = engine_.stop_.deadline();
   for (std::size_t slot = 0; slot < slots_.size(); ++slot) {
     if (!slots_[slot].open) continue;
@@ -602,7 +637,7 @@ UringEngine::UringEngine(ServerConfig config) : MultiLoopEngine(std::move(config
                      "or a seccomp filter; use --engine epoll)");
   }
   for (std::size_t i = 0; i < loop_count(config_); ++i) {
-    loops_.push_back(std::make_unique<Loop>(*this));
+    loops_.push_back(std::make_unique<Loop>(*this, i));
   }
 }
 

@@ -22,6 +22,12 @@ void EventFd::ring() noexcept {
   [[maybe_unused]] const auto written = ::write(fd_.get(), &one, sizeof one);
 }
 
+void EventFd::clear() noexcept {
+  std::uint64_t count = 0;
+  // Non-blocking: not rung since the last clear is EAGAIN, and nothing to do.
+  [[maybe_unused]] const auto read = ::read(fd_.get(), &count, sizeof count);
+}
+
 void SpareFd::refill() noexcept {
   fd_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
 }

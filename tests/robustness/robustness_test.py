@@ -531,7 +531,8 @@ class RobustnessTest(EngineCase):
                     self.assertLessEqual(cpu, 0.05 + (0.2 if SANITIZED else 0))
                     self.assertTrue(hung_up_within(c, 2 + 2), "not closed by the send timeout")
                     c.close()
-                    self.assertGreaterEqual(closed_by(server.stats(), "send_timeout"), 1)
+                    stats = server.stats()
+                    self.assertGreaterEqual(closed_by(stats, "send_timeout"), 1, stats)
                     self.audit(server)
 
     # --- B: bad input -----------------------------------------------------------------------

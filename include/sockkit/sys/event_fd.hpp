@@ -6,15 +6,17 @@
 
 namespace sockkit::sys {
 
-/// An eventfd used as a doorbell: `ring()` makes it readable, and it stays readable (nobody
-/// drains it), so every thread polling it wakes, now or later. Owns the fd; `ring()` is
-/// safe from any thread.
+/// An eventfd used as a doorbell: `ring()` makes it readable, and it stays readable until
+/// `clear()` (never, for a doorbell every thread polling must see, now or later). Owns the
+/// fd; `ring()` is safe from any thread.
 class EventFd {
  public:
   /// Throws std::system_error.
   static EventFd create();
 
   void ring() noexcept;
+  /// Unreadable again until the next ring().
+  void clear() noexcept;
   [[nodiscard]] int native_handle() const noexcept { return fd_.get(); }
 
  private:

@@ -772,13 +772,13 @@ TEST(CloseReasons, ASocketErrorIsCountedAsWhatItMeans) {
   EXPECT_EQ(of(std::errc::bad_file_descriptor), CloseReason::error);
 }
 
-// Two io_uring loops on one listener: a burst of clients spreads over both (their single
-// accepts take turns), instead of one ring's multishot accept taking all of them. (The
-// epoll engine's loops spread clients only as they get busy: an idle loop that wakes for
-// the listener may take the next ones too, so an unloaded burst is not asserted there.)
+// Two event loops on one listener: a burst of clients spreads over both, however the
+// kernel picks the accept to wake and however the loops' threads are scheduled
+// (AcceptBalance). Before it, one loop took all 200 in 9 of 60 runs (io_uring) and
+// below 10 of them in 23 of 60 (epoll).
 TEST_P(EngineTest, ABurstOfClientsSpreadsOverTheEventLoops) {
-  if (GetParam() != EngineKind::uring) {
-    GTEST_SKIP() << "asserted for the uring engine only (see above)";
+  if (!concurrent() || GetParam() == EngineKind::threaded) {
+    GTEST_SKIP() << "one loop per thread only (the iterative and threaded engines have none)";
   }
   auto config = base_config();
   config.threads = 2;
@@ -796,8 +796,12 @@ TEST_P(EngineTest, ABurstOfClientsSpreadsOverTheEventLoops) {
   std::cout << "[   NOTE   ] accepted per loop: " << each[0].accepted << ", " << each[1].accepted
             << "\n";
   EXPECT_EQ(each[0].accepted + each[1].accepted, kClients);
-  // (a multishot accept left one loop with none; a few is enough to tell)
-  for (const auto& loop : each) EXPECT_GE(loop.accepted, kClients / 20) << "a loop left idle";
+  // Neither loop leads the other by more than AcceptBalance's margin, and a little for the
+  // accepts still completing as a loop stops (the loop in the lead ends its turn only
+  // after the accept it had armed).
+  const auto least = std::min(each[0].accepted, each[1].accepted);
+  const auto most = std::max(each[0].accepted, each[1].accepted);
+  EXPECT_LE(most - least, detail::AcceptBalance::margin(least) + 2) << "clients piled on one loop";
 }
 
 // max_buffer_memory: 40 clients that never read could make the server hold 40 x 256 KiB;
