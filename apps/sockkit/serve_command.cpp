@@ -31,11 +31,16 @@ nlohmann::json to_json(const server::Stats& stats, std::chrono::system_clock::ti
   }
   const std::chrono::duration<double> unix_time = taken.time_since_epoch();
   return {{"time", unix_time.count()},
-          {"accepted", stats.accepted},   {"rejected", stats.rejected},
-          {"active", stats.active()},     {"bytes_in", stats.bytes_in},
-          {"bytes_out", stats.bytes_out}, {"closed_by_reason", closed},
-          {"buffered", stats.buffered},   {"budget_pauses", stats.budget_pauses},
-          {"promised", stats.promised},   {"buffer_waits", stats.buffer_waits}};
+          {"accepted", stats.accepted},
+          {"rejected", stats.rejected},
+          {"active", stats.active()},
+          {"bytes_in", stats.bytes_in},
+          {"bytes_out", stats.bytes_out},
+          {"closed_by_reason", closed},
+          {"buffered", stats.buffered},
+          {"budget_pauses", stats.budget_pauses},
+          {"promised", stats.promised},
+          {"buffer_waits", stats.buffer_waits}};
 }
 
 std::string stats_line(const server::Stats& stats) {
