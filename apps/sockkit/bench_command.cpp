@@ -198,9 +198,7 @@ BenchCommand::BenchCommand(CLI::App& parent) {
 Modes:
   pingpong  closed loop: send a message, wait for all of its echo, repeat (messages/s)
   rate      open loop: --rate messages/s on a fixed schedule; latency counts from when each
-            message was due, so a stalling server cannot hide (use this for latency claims);
-            the generator wakes for its schedule every 0.1 ms at most and sends all that is
-            due, so latencies include up to 0.1 ms of its own batching
+            message was due, so a stalling server cannot hide (use this for latency claims)
   stream    pipelined: keep --window bytes in flight per connection (MiB/s)
   connect   connect, one echo, close, again (connections/s; latency includes the handshake)
   hold      open --connections, probe each, stay idle for --duration, probe each again

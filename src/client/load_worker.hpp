@@ -140,7 +140,6 @@ class LoadGenerator::Worker {
   Clock::time_point next_housekeeping_;
   // rate mode: one schedule per worker, handed round-robin to its connections
   Clock::time_point next_due_;
-  Clock::time_point sent_due_at_;  // when the messages due were last sent
   std::chrono::nanoseconds interval_{};
   std::size_t next_connection_ = 0;
   bool hold_probed_again_ = false;
