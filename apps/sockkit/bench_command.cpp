@@ -87,6 +87,7 @@ nlohmann::json to_json(const client::LoadConfig& config, const LoadReport& repor
       {"first_error", report.first_error},
       {"generator_cpu_s", std::chrono::duration<double>(report.cpu).count()},
       {"generator_saturated", report.generator_saturated()},
+      {"host_steal_percent", 100.0 * report.steal},
   };
 }
 
@@ -138,6 +139,12 @@ void print_summary(std::ostream& out, const client::LoadConfig& config, const Lo
                          ? ": the generator was saturated, so it may have set the pace; "
                            "try more --threads"
                          : "");
+  if (report.steal >= LoadReport::kNotableSteal) {
+    out << fmt::format(
+        "  host       a hypervisor took {:.1f}% of this machine's CPU time (steal): its threads "
+        "waited meanwhile, so the tail latencies are partly the host's\n",
+        100.0 * report.steal);
+  }
   // One greppable line per result (STYLE.md, "Benchmarks").
   out << fmt::format(
       "result mode={} connections={} messages_per_sec={:.0f} mib_per_sec={:.2f} p50_us={:.1f} "

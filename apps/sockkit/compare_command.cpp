@@ -55,6 +55,7 @@ struct Sample {
   double p999_us = 0;
   double kib_per_connection = NAN;  // hold only
   bool generator_saturated = false;
+  double steal_percent = 0;  // of the machine's CPU time, taken by the hypervisor
   std::uint64_t errors = 0;
   std::string first_error;
 };
@@ -158,10 +159,13 @@ class Comparison {
         for (const auto& server : servers_) {
           if (skip(server, scenario)) continue;
           auto sample = run_one(server, scenario);
-          std::cout << fmt::format("run {}/{} {:<13} {:<14} {:>12} msg/s  {:>7} CPU-us/msg{}",
+          std::cout << fmt::format("run {}/{} {:<13} {:<14} {:>12} msg/s  {:>7} CPU-us/msg{}{}",
                                    rep + 1, reps_, scenario.id, server.name,
                                    number(sample.messages_per_second),
                                    number(sample.cpu_us_per_message, 2),
+                                   sample.steal_percent >= 100 * client::LoadReport::kNotableSteal
+                                       ? fmt::format("  steal {:.1f}%", sample.steal_percent)
+                                       : "",
                                    sample.errors > 0 ? "  ERRORS: " + sample.first_error : "")
                     << std::endl;
           results_[{scenario.id, server.name}].push_back(std::move(sample));
@@ -181,6 +185,7 @@ class Comparison {
                          "syscl/msg", "p99 us", "p99.9 us",
                          scenario.load.mode == LoadMode::hold ? "   KiB/conn" : "");
       bool saturated = false;
+      double most_steal = 0;
       for (const auto& server : servers_) {
         const auto found = results_.find({scenario.id, server.name});
         if (found == results_.end()) continue;
@@ -190,6 +195,7 @@ class Comparison {
         saturated = saturated || std::ranges::any_of(samples, [](const Sample& x) {
                       return x.generator_saturated;
                     });
+        for (const auto& x : samples) most_steal = std::max(most_steal, x.steal_percent);
         const auto [low, high] = std::ranges::minmax(rates);
         out << fmt::format(
             "  {:<17}{:>26}{:>7}{:>7}{:>12}{:>7}{:>7}{:>11}{:>11}{:>11}{}\n", server.name,
@@ -214,6 +220,12 @@ class Comparison {
       if (saturated) {
         out << "  the generator saturated its core in some runs: messages/s of the fast servers "
                "converge there, and CPU per message is what ranks them\n";
+      }
+      if (most_steal >= 100 * client::LoadReport::kNotableSteal) {
+        out << fmt::format(
+            "  a hypervisor took up to {:.1f}% of this machine's CPU time in these runs "
+            "(steal): the threads waited meanwhile, so p99 and p99.9 are partly the host's\n",
+            most_steal);
       }
     }
   }
@@ -347,6 +359,7 @@ class Comparison {
             {"p999_us", value(s.p999_us)},
             {"kib_per_connection", value(s.kib_per_connection)},
             {"generator_saturated", s.generator_saturated},
+            {"host_steal_percent", value(s.steal_percent)},
             {"errors", s.errors}};
   }
 
@@ -363,6 +376,7 @@ class Comparison {
     m.p99_us = median(column(samples, &Sample::p99_us));
     m.p999_us = median(column(samples, &Sample::p999_us));
     m.kib_per_connection = median(column(samples, &Sample::kib_per_connection));
+    m.steal_percent = median(column(samples, &Sample::steal_percent));
     return m;
   }
 
@@ -455,6 +469,7 @@ class Comparison {
           static_cast<double>(c.held);
     }
     s.generator_saturated = report.generator_saturated();
+    s.steal_percent = 100.0 * report.steal;
     s.errors = c.errors();
     s.first_error = report.first_error;
     if (scenario.id == "pingpong-100" && server.name == "epoll-floor") {

@@ -1,5 +1,6 @@
 #include "sockkit/client/load_generator.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -76,6 +77,7 @@ LoadReport LoadGenerator::run() {
     report.latency.merge(worker->latency());
     report.measured = std::max(report.measured, worker->measured());
     report.cpu += worker->cpu();
+    report.steal = std::max(report.steal, worker->steal());  // (each saw the same machine)
     if (report.first_error.empty()) report.first_error = worker->first_error();
   }
   return report;

@@ -110,9 +110,11 @@ void LoadGenerator::Worker::run() {
     if (!cpu_started_ && measuring(now)) {
       cpu_started_ = true;
       cpu_ = sys::thread_cpu_time();
+      machine_from_ = sys::machine_cpu();
     }
   }
   cpu_ = cpu_started_ ? sys::thread_cpu_time() - cpu_ : std::chrono::nanoseconds{};
+  if (cpu_started_) machine_to_ = sys::machine_cpu();
   stopped_ = now;
   if (config_.mode == LoadMode::hold) {
     stopped_ = end_;  // the hold time is what was measured; the probes come after it

@@ -16,6 +16,7 @@
 #include "sockkit/codec/frame_encoder.hpp"
 #include "sockkit/sys/epoll.hpp"
 #include "sockkit/sys/fd.hpp"
+#include "sockkit/sys/resources.hpp"
 
 namespace sockkit::client {
 
@@ -40,6 +41,10 @@ class LoadGenerator::Worker {
   }
   /// This thread's CPU time over the measured window.
   [[nodiscard]] std::chrono::nanoseconds cpu() const noexcept { return cpu_; }
+  /// The share of the machine's CPU time the hypervisor took (steal) in the measured window.
+  [[nodiscard]] double steal() const noexcept {
+    return sys::steal_fraction(machine_from_, machine_to_);
+  }
   [[nodiscard]] std::uint64_t progress() const noexcept {
     return progress_.load(std::memory_order_relaxed);
   }
@@ -137,6 +142,8 @@ class LoadGenerator::Worker {
   Clock::time_point stopped_;
   std::chrono::nanoseconds cpu_{};  // over the measured window
   bool cpu_started_ = false;
+  sys::MachineCpu machine_from_;  // the machine's CPU time when the window began, and ended
+  sys::MachineCpu machine_to_;
   Clock::time_point next_housekeeping_;
   // rate mode: one schedule per worker, handed round-robin to its connections
   Clock::time_point next_due_;

@@ -5,6 +5,9 @@
 #include <time.h>
 
 #include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <string>
 
 namespace sockkit::sys {
 
@@ -40,6 +43,40 @@ std::chrono::nanoseconds thread_cpu_time() noexcept {
   timespec now{};
   if (::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now) != 0) return {};
   return std::chrono::seconds(now.tv_sec) + std::chrono::nanoseconds(now.tv_nsec);
+}
+
+MachineCpu parse_machine_cpu(std::string_view line) noexcept {
+  if (!line.starts_with("cpu ")) return {};
+  line.remove_prefix(4);
+  MachineCpu cpu;
+  // user nice system idle iowait irq softirq steal (guest time is already in user)
+  for (int field = 0; field < 8; ++field) {
+    while (line.starts_with(' ')) line.remove_prefix(1);
+    std::uint64_t value = 0;
+    const auto [end, ec] = std::from_chars(line.data(), line.data() + line.size(), value);
+    if (ec != std::errc{}) return {};
+    line.remove_prefix(static_cast<std::size_t>(end - line.data()));
+    cpu.total += value;
+    if (field == 7) cpu.steal = value;
+  }
+  return cpu;
+}
+
+MachineCpu machine_cpu() noexcept {
+  try {
+    std::ifstream stat("/proc/stat");
+    std::string line;
+    std::getline(stat, line);
+    return parse_machine_cpu(line);
+  } catch (...) {
+    return {};
+  }
+}
+
+double steal_fraction(const MachineCpu& before, const MachineCpu& after) noexcept {
+  if (after.total <= before.total || after.steal < before.steal) return 0;
+  return static_cast<double>(after.steal - before.steal) /
+         static_cast<double>(after.total - before.total);
 }
 
 }  // namespace sockkit::sys

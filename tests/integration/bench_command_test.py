@@ -61,6 +61,8 @@ class BenchCommandTest(unittest.TestCase):
         self.assertEqual(report["mode"], "rate")
         self.assertEqual(report["errors"]["total"], 0)
         self.assertGreater(report["messages"], 500)
+        self.assertGreaterEqual(report["host_steal_percent"], 0)  # /proc/stat's, over the run
+        self.assertLess(report["host_steal_percent"], 100)
         self.assertLessEqual(report["latency_us"]["p50"], report["latency_us"]["p99"])
         self.assertEqual(lines[0], "# value_us cumulative_fraction count")
         self.assertEqual(lines[-1].split()[1], "1")

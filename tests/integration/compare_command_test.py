@@ -50,6 +50,8 @@ class CompareCommandTest(unittest.TestCase):
             self.assertEqual(r["median"]["errors"], 0, r)
             self.assertGreater(r["median"]["messages_per_second"], 0, r)
             self.assertGreater(r["median"]["cpu_us_per_message"], 0, r)
+            self.assertGreaterEqual(r["median"]["host_steal_percent"], 0, r)
+            self.assertLess(r["median"]["host_steal_percent"], 100, r)
 
         with open(out_png, "rb") as f:
             self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")

@@ -34,6 +34,13 @@ struct LoadReport {
   LatencyHistogram latency;
   std::chrono::nanoseconds measured{};  // the measured window's length
   std::chrono::nanoseconds cpu{};       // the generator threads' CPU time in that window
+  /// The share of the machine's CPU time a hypervisor gave to others in that window
+  /// (/proc/stat's steal): while it does, this machine's threads wait, and their latency
+  /// with them. On a shared virtual machine the tail percentiles can be mostly this.
+  double steal = 0;
+  /// Steal worth a word in a report: 0.5% of the time, in episodes of milliseconds, is
+  /// already the worst 1% of latencies at a steady rate.
+  static constexpr double kNotableSteal = 0.005;
   std::uint64_t threads = 1;
   /// The first error seen, in words ("connect 127.0.0.1:9: Connection refused").
   std::string first_error;

@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <string_view>
 
 namespace sockkit::sys {
 
@@ -19,5 +21,19 @@ void set_timer_slack(std::chrono::nanoseconds slack) noexcept;
 
 /// CPU time the calling thread has used so far, user plus system.
 [[nodiscard]] std::chrono::nanoseconds thread_cpu_time() noexcept;
+
+/// The whole machine's CPU time so far, all CPUs, in clock ticks: `total`, and of it
+/// `steal`, the time a hypervisor ran something else while this machine's CPUs had work
+/// (its vCPUs were descheduled). Zero where /proc/stat cannot be read.
+struct MachineCpu {
+  std::uint64_t total = 0;
+  std::uint64_t steal = 0;
+};
+[[nodiscard]] MachineCpu machine_cpu() noexcept;
+/// The same, from /proc/stat's first line ("cpu  user nice system idle iowait irq softirq
+/// steal ..."); zero when the line is not that.
+[[nodiscard]] MachineCpu parse_machine_cpu(std::string_view line) noexcept;
+/// The share of `after - before` that was steal (0 when no time passed).
+[[nodiscard]] double steal_fraction(const MachineCpu& before, const MachineCpu& after) noexcept;
 
 }  // namespace sockkit::sys
