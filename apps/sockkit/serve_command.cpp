@@ -22,14 +22,25 @@
 namespace sockkit::app {
 namespace {
 
-// `taken`: when the counters were read, so a reader can tell a line taken after some event
-// of its own from one written before it and read late.
-nlohmann::json to_json(const server::Stats& stats, std::chrono::system_clock::time_point taken) {
+// The counters, and when they were read: a reader of the JSON can tell a line taken after
+// some event of its own from one written before it and read late.
+struct Reading {
+  server::Stats stats;
+  std::chrono::system_clock::time_point taken;
+};
+
+Reading read_stats(const server::Engine& engine) {
+  const auto taken = std::chrono::system_clock::now();  // (before: the counters are newer)
+  return {engine.stats(), taken};
+}
+
+nlohmann::json to_json(const Reading& reading) {
+  const auto& stats = reading.stats;
   nlohmann::json closed;
   for (std::size_t i = 0; i < proto::kCloseReasonCount; ++i) {
     closed[std::string(proto::to_string(static_cast<proto::CloseReason>(i)))] = stats.closed[i];
   }
-  const std::chrono::duration<double> unix_time = taken.time_since_epoch();
+  const std::chrono::duration<double> unix_time = reading.taken.time_since_epoch();
   return {{"time", unix_time.count()},
           {"accepted", stats.accepted},
           {"rejected", stats.rejected},
@@ -314,10 +325,9 @@ int ServeCommand::run() {
   }
   std::mutex print_mutex;  // the interval and SIGUSR1 lines come from two threads
   const auto print_stats = [&] {
-    const auto taken = std::chrono::system_clock::now();
-    const auto now = engine->stats();
+    const auto now = read_stats(*engine);
     const std::lock_guard lock(print_mutex);
-    std::cout << (json_ ? to_json(now, taken).dump() : stats_line(now)) << std::endl;
+    std::cout << (json_ ? to_json(now).dump() : stats_line(now.stats)) << std::endl;
   };
   std::optional<StatsSignal> stats_signal;
   try {
@@ -357,12 +367,11 @@ int ServeCommand::run() {
   signals.reset();
   stats_signal.reset();
 
-  const auto taken = std::chrono::system_clock::now();
-  const auto stats = engine->stats();
+  const auto last = read_stats(*engine);
   if (json_) {
-    std::cout << to_json(stats, taken).dump(2) << std::endl;
+    std::cout << to_json(last).dump(2) << std::endl;
   } else {
-    std::cout << stats_line(stats) << std::endl;
+    std::cout << stats_line(last.stats) << std::endl;
   }
   return 0;
 }

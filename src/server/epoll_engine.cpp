@@ -104,7 +104,7 @@ void EpollEngine::Loop::pause_accepting(Clock::time_point now) {
   if (accepting_again_at_) return;
   unwatch_listener();
   accepting_again_at_ = now + kAcceptPause;
-  engine_.accept_balance_.pass(index_);
+  accept_if_due();  // passes the turn to the other loops at once
 }
 
 void EpollEngine::Loop::run() {
@@ -119,7 +119,7 @@ void EpollEngine::Loop::run() {
     if (!draining_ && engine_.stop_.requested()) {
       draining_ = true;
       unwatch_listener();
-      engine_.accept_balance_.pass(index_);
+      accept_if_due();                        // passes the turn on
       epoll_.remove(engine_.stop_.fd(), ec);  // stays readable: do not wake on it again
       next_tick = now;                        // close the idle ones at once
     }
