@@ -2,6 +2,7 @@
 
 // Keeps the clients of a multi-loop engine spread over its loops. Private to the library.
 
+#include <chrono>
 #include <cstddef>
 #include <mutex>
 #include <vector>
@@ -22,19 +23,29 @@ namespace sockkit::server::detail {
 /// its doorbell; its own clients closing and its ticks also end the wait. A loop waits
 /// only while another has the turn, and one that cannot accept (paused, draining) passes
 /// the turn on, so some loop always has it: a client never waits longer than a wake-up.
-/// Thread-safe; each loop calls it from its own thread, about its own index. One mutex:
-/// it is taken as a client comes and goes, never per message.
+/// A turn lapses when its loop has not decided again for `lapse` (a thread stopped by the
+/// host, a round that runs long, an accept that never completes): then it keeps nobody
+/// waiting, and a waiting loop takes the turn at its next tick. One stalled loop slows the
+/// spreading of clients, never their accepting. Thread-safe; each loop calls it from its own
+/// thread, about its own index. One mutex: it is taken as a client comes and goes, never per
+/// message.
 class AcceptBalance {
  public:
+  using Clock = std::chrono::steady_clock;
+  /// Twice the engines' tick (a waiting loop looks again at each of its ticks). A loop that
+  /// takes clients decides far more often; the turn of one with none coming lapses too, at
+  /// no cost: both loops' accepts are then armed, and the next client makes one decide.
+  static constexpr std::chrono::milliseconds kLapse{100};
+
   /// Throws std::system_error (no descriptor for a doorbell).
-  explicit AcceptBalance(std::size_t loops);
+  explicit AcceptBalance(std::size_t loops, Clock::duration lapse = kLapse);
 
   /// Loop `loop` holds `open` connections now. Gives the turn to each waiting loop that
   /// no longer leads.
   void set_open(std::size_t loop, std::size_t open);
   /// Loop `loop` has no accept armed and could arm one (at the start, after its accept
   /// completed, on its doorbell, a tick or a close): whether to arm it now. True: the loop
-  /// has the turn until it asks again or passes. False: it waits.
+  /// has the turn until it asks again or passes (or it lapses). False: it waits.
   [[nodiscard]] bool take_turn(std::size_t loop);
   /// Loop `loop` cannot accept now (paused, draining): it gives up the turn, if it had it.
   void pass(std::size_t loop);
@@ -50,13 +61,16 @@ class AcceptBalance {
  private:
   struct Loop {
     std::size_t open = 0;
-    bool turn = false;     // it may accept: its accept is armed, or it is about to decide
-    bool waiting = false;  // for the turn
+    bool turn = false;               // it may accept: its accept is armed, or it is about to decide
+    bool waiting = false;            // for the turn
+    Clock::time_point turn_since{};  // when it took the turn or was given it
   };
   [[nodiscard]] bool leads(std::size_t loop) const noexcept;
-  [[nodiscard]] bool another_has_the_turn(std::size_t loop) const noexcept;
-  void give_turn(std::size_t loop) noexcept;
+  /// Whether another loop holds a turn that has not lapsed.
+  [[nodiscard]] bool another_has_the_turn(std::size_t loop, Clock::time_point now) const noexcept;
+  void give_turn(std::size_t loop, Clock::time_point now) noexcept;
 
+  Clock::duration lapse_;
   std::mutex mutex_;
   std::vector<Loop> loops_;  // guarded by mutex_
   std::vector<sys::EventFd> doorbells_;

@@ -394,6 +394,17 @@ def run_bench(target, *args, timeout=TIMEOUT):
                           timeout=timeout)
 
 
+def tcp_ext(name):
+    """A counter of the kernel's TcpExt table (this network namespace's), e.g.
+    "ListenOverflows": clients dropped because a listener's backlog was full."""
+    with open("/proc/net/netstat") as f:
+        lines = f.read().splitlines()
+    for names, values in zip(lines[::2], lines[1::2]):
+        if names.startswith("TcpExt:"):
+            return int(dict(zip(names.split()[1:], values.split()[1:]))[name])
+    raise KeyError(name)
+
+
 def report(name, **figures):
     """A measured figure, printed for docs/robustness.md (never asserted unless a bound)."""
     text = " ".join(f"{k}={v}" for k, v in figures.items())

@@ -7,6 +7,7 @@ These are the fast variants; SOCKKIT_SOAK=1 (scripts/test --soak) runs the full 
 Run by CTest, one test per case, each in a network namespace of its own (in_netns.sh):
 robustness_test.py RobustnessTest.test_..."""
 
+import collections
 import ctypes
 import hashlib
 import json
@@ -24,7 +25,7 @@ import unittest
 
 from harness import (SANITIZED, SOAK, SOCKKIT, TIMEOUT, Canary, EngineCase, Server, closed_by,
                      closed_total, echo, ends_within, frame, hung_up_within, report, run_bench,
-                     tcp_memory_pages)
+                     tcp_ext, tcp_memory_pages)
 
 libc = ctypes.CDLL(None, use_errno=True)
 # tgkill(2), a signal to one thread of another process (F3); not in Python's os module.
@@ -183,6 +184,7 @@ class RobustnessTest(EngineCase):
         for engine in self.engines():
             with Server(engine, "--backlog", "128", "--max-connections", str(count + 100)) as server:
                 canary = Canary(server.address)
+                overflows = tcp_ext("ListenOverflows")
                 selector = selectors.DefaultSelector()
                 started = time.monotonic()
                 for _ in range(count):
@@ -191,8 +193,9 @@ class RobustnessTest(EngineCase):
                     s.connect_ex(server.address)
                     selector.register(s, selectors.EVENT_WRITE, [b""])
                 echoed = 0
+                ended = collections.Counter()  # how the others ended: "eof", "reset"
                 deadline = started + 10
-                while echoed < count and time.monotonic() < deadline:
+                while echoed + sum(ended.values()) < count and time.monotonic() < deadline:
                     for key, events in selector.select(timeout=0.1):
                         s = key.fileobj
                         if events & selectors.EVENT_WRITE:
@@ -203,20 +206,39 @@ class RobustnessTest(EngineCase):
                             selector.modify(s, selectors.EVENT_READ, key.data)
                         else:
                             try:
-                                key.data[0] += s.recv(5)
-                            except (BlockingIOError, ConnectionResetError):
+                                got = s.recv(5)
+                            except BlockingIOError:
                                 continue
+                            except ConnectionResetError:
+                                got = None
+                            if not got:
+                                ended["reset" if got is None else "eof"] += 1
+                                selector.unregister(s)
+                                s.close()
+                                continue
+                            key.data[0] += got
                             if key.data[0] == b"probe":
                                 echoed += 1
                                 selector.unregister(s)
                                 s.close()
+                # Where the clients not echoed in time were: still connecting (in the
+                # backlog or dropped from it), or connected with the probe unanswered.
+                waiting = collections.Counter(
+                    "connecting" if key.events & selectors.EVENT_WRITE else "unanswered"
+                    for key in selector.get_map().values())
                 for key in list(selector.get_map().values()):
                     key.fileobj.close()
                 canary.stop()
+                stats = server.stats(fresh=True)
                 report("L4", engine=engine, connections=count, echoed=echoed,
                        seconds=round(time.monotonic() - started, 2),
+                       listen_overflows=tcp_ext("ListenOverflows") - overflows,
                        canary_p99_ms=round(canary.p99() * 1000, 2))
-                self.assertGreaterEqual(echoed, count * 0.999)
+                self.assertGreaterEqual(
+                    echoed, count * 0.999,
+                    f"not echoed: {dict(waiting)}, ended: {dict(ended)}; server: "
+                    f"accepted {stats.get('accepted')}, active {stats.get('active')}, "
+                    f"closed {stats.get('closed_by_reason')}")
                 self.assertIsNone(canary.failure)
                 self.assertLess(canary.worst(), 1.0)
                 self.audit(server)

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 
+#include <chrono>
+#include <thread>
+
 namespace sockkit::server::detail {
 namespace {
 
@@ -48,6 +51,21 @@ TEST(AcceptBalance, ALoopWithoutTheTurnNeverLeavesTheOthersWaiting) {
   balance.pass(1);
   EXPECT_TRUE(rang(balance, 0));
   EXPECT_TRUE(balance.take_turn(0));
+}
+
+TEST(AcceptBalance, ATurnThatLapsesKeepsNobodyWaiting) {
+  using namespace std::chrono_literals;
+  AcceptBalance balance(2, 500ms);
+  ASSERT_TRUE(balance.take_turn(1));
+  balance.set_open(0, 50);
+  EXPECT_FALSE(balance.take_turn(0)) << "loop 1 has the turn";
+  // Loop 1 decides no more (its thread stopped, or its accept never completes): after the
+  // lapse, the loop ahead accepts again rather than leave clients in the backlog.
+  std::this_thread::sleep_for(600ms);
+  EXPECT_TRUE(balance.take_turn(0));
+  // Loop 1 comes back: its fresh turn makes the loop ahead wait again.
+  ASSERT_TRUE(balance.take_turn(1));
+  EXPECT_FALSE(balance.take_turn(0));
 }
 
 TEST(AcceptBalance, TheMarginGrowsWithTheLoad) {
