@@ -55,7 +55,7 @@ struct Sample {
   double p999_us = 0;
   double kib_per_connection = NAN;  // hold only
   bool generator_saturated = false;
-  double steal_percent = 0;  // of the machine's CPU time, taken by the hypervisor
+  double steal = 0;  // the share of the machine's CPU time the hypervisor took (LoadReport's)
   std::uint64_t errors = 0;
   std::string first_error;
 };
@@ -163,8 +163,8 @@ class Comparison {
                                    rep + 1, reps_, scenario.id, server.name,
                                    number(sample.messages_per_second),
                                    number(sample.cpu_us_per_message, 2),
-                                   sample.steal_percent >= 100 * client::LoadReport::kNotableSteal
-                                       ? fmt::format("  steal {:.1f}%", sample.steal_percent)
+                                   sample.steal >= client::LoadReport::kNotableSteal
+                                       ? fmt::format("  steal {:.1f}%", 100 * sample.steal)
                                        : "",
                                    sample.errors > 0 ? "  ERRORS: " + sample.first_error : "")
                     << std::endl;
@@ -195,7 +195,7 @@ class Comparison {
         saturated = saturated || std::ranges::any_of(samples, [](const Sample& x) {
                       return x.generator_saturated;
                     });
-        for (const auto& x : samples) most_steal = std::max(most_steal, x.steal_percent);
+        for (const auto& x : samples) most_steal = std::max(most_steal, x.steal);
         const auto [low, high] = std::ranges::minmax(rates);
         out << fmt::format(
             "  {:<17}{:>26}{:>7}{:>7}{:>12}{:>7}{:>7}{:>11}{:>11}{:>11}{}\n", server.name,
@@ -221,11 +221,11 @@ class Comparison {
         out << "  the generator saturated its core in some runs: messages/s of the fast servers "
                "converge there, and CPU per message is what ranks them\n";
       }
-      if (most_steal >= 100 * client::LoadReport::kNotableSteal) {
+      if (most_steal >= client::LoadReport::kNotableSteal) {
         out << fmt::format(
             "  a hypervisor took up to {:.1f}% of this machine's CPU time in these runs "
             "(steal): the threads waited meanwhile, so p99 and p99.9 are partly the host's\n",
-            most_steal);
+            100 * most_steal);
       }
     }
   }
@@ -359,7 +359,7 @@ class Comparison {
             {"p999_us", value(s.p999_us)},
             {"kib_per_connection", value(s.kib_per_connection)},
             {"generator_saturated", s.generator_saturated},
-            {"host_steal_percent", value(s.steal_percent)},
+            {"host_steal_percent", value(100 * s.steal)},
             {"errors", s.errors}};
   }
 
@@ -376,7 +376,7 @@ class Comparison {
     m.p99_us = median(column(samples, &Sample::p99_us));
     m.p999_us = median(column(samples, &Sample::p999_us));
     m.kib_per_connection = median(column(samples, &Sample::kib_per_connection));
-    m.steal_percent = median(column(samples, &Sample::steal_percent));
+    m.steal = median(column(samples, &Sample::steal));
     return m;
   }
 
@@ -469,7 +469,7 @@ class Comparison {
           static_cast<double>(c.held);
     }
     s.generator_saturated = report.generator_saturated();
-    s.steal_percent = 100.0 * report.steal;
+    s.steal = report.steal;
     s.errors = c.errors();
     s.first_error = report.first_error;
     if (scenario.id == "pingpong-100" && server.name == "epoll-floor") {
