@@ -205,7 +205,7 @@ int ProxyCommand::run() {
   std::fflush(stdout);
 
   {
-    StopSignals signals([&proxy] { proxy->stop(); });
+    StopSignals signals([&proxy] { proxy->stop(); }, remove_socket_file(proxy->local_address()));
     try {
       proxy->run();
     } catch (const std::exception& e) {

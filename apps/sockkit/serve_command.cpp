@@ -337,10 +337,12 @@ int ServeCommand::run() {
     return 1;
   }
   std::optional<StopSignals> signals;
-  signals.emplace([&engine] {
-    std::cerr << "sockkit serve: stopping (a second signal exits at once)\n";
-    engine->stop();
-  });
+  signals.emplace(
+      [&engine] {
+        std::cerr << "sockkit serve: stopping (a second signal exits at once)\n";
+        engine->stop();
+      },
+      remove_socket_file(engine->local_address()));
   std::cout << "Listening on " << engine->local_address()
             << " (engine: " << server::to_string(engine_kind)
             << ", protocol: " << proto::to_string(config.protocol) << ")" << std::endl;

@@ -12,6 +12,7 @@ class SockkitCategory final : public std::error_category {
     switch (static_cast<Errc>(value)) {
       case Errc::closed_early: return "peer closed the connection early";
       case Errc::datagram_truncated: return "datagram larger than the receive buffer";
+      case Errc::path_not_a_socket: return "exists and is not a socket";
     }
     return "unknown sockkit error " + std::to_string(value);
   }

@@ -3,20 +3,30 @@
 #include <utility>
 
 #include "socket_helpers.hpp"
+#include "sockkit/net/error.hpp"
 #include "sockkit/sys/socket.hpp"
 #include "sockkit/sys/socket_options.hpp"
 
 namespace sockkit::net {
 namespace {
 
-// A Unix path can outlive its server (a crash, a kill -9). If nothing answers on it, it is
-// stale and may be replaced; if a server answers (or is too busy to), it is in use.
-bool is_stale_unix_path(const Address& address) noexcept {
-  std::error_code ec;
+// A Unix path can outlive its server (a crash, a kill -9). If it is a socket file (not a
+// symbolic link to one) and nothing answers on it, it is stale and may be replaced; if a
+// server answers (or is too busy to), it is in use. Anything else at the path is the
+// user's, and is never removed: connecting to a regular file is refused too, which is why
+// the file's type is checked first.
+void check_stale_unix_path(const Address& address, std::error_code& ec) noexcept {
+  const bool socket = sys::is_socket_file(address.host(), ec);
+  if (ec) return;
+  if (!socket) {
+    ec = make_error_code(Errc::path_not_a_socket);
+    return;
+  }
   sys::Fd probe = sys::open_socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, ec);
-  if (ec) return false;
+  if (ec) return;
   sys::connect(probe.get(), address.data(), address.size(), ec);
-  return ec == std::errc::connection_refused;
+  ec = ec == std::errc::connection_refused ? std::error_code()
+                                           : std::make_error_code(std::errc::address_in_use);
 }
 
 void bind_and_listen(int fd, const Address& address, const ListenOptions& options,
@@ -30,9 +40,9 @@ void bind_and_listen(int fd, const Address& address, const ListenOptions& option
     if (ec) return;
   }
   sys::bind(fd, address.data(), address.size(), ec);
-  if (ec == std::errc::address_in_use && address.family() == Address::Family::unix_path &&
-      is_stale_unix_path(address)) {
-    sys::unlink_path(address.host(), ec);
+  if (ec == std::errc::address_in_use && address.family() == Address::Family::unix_path) {
+    check_stale_unix_path(address, ec);
+    if (!ec) sys::unlink_path(address.host(), ec);
     if (!ec) sys::bind(fd, address.data(), address.size(), ec);
   }
   if (!ec) sys::listen(fd, options.backlog, ec);

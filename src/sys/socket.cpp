@@ -4,6 +4,7 @@
 #include <linux/sockios.h>
 #include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -207,6 +208,17 @@ void get_option_raw(int fd, int level, int name, void* value, socklen_t& length,
 
 void unlink_path(const std::string& path, std::error_code& ec) noexcept {
   as_status(::unlink(path.c_str()), ec);
+}
+
+bool is_socket_file(const std::string& path, std::error_code& ec) noexcept {
+  struct stat status {};
+  if (::lstat(path.c_str(), &status) < 0) {
+    ec = last_error();
+    if (ec == std::errc::no_such_file_or_directory) ec.clear();
+    return false;
+  }
+  ec.clear();
+  return S_ISSOCK(status.st_mode);
 }
 
 std::string host_name(std::error_code& ec) {

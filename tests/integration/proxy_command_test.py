@@ -288,6 +288,17 @@ class ProxyCommandTest(unittest.TestCase):
         self.assertEqual(json.loads(out)["upstream_failed"], 1)
         self.assertIn("Connection refused", err)
 
+    def test_sighup_stops_it_cleanly(self):
+        with Serve() as server, Proxy(server.target) as proxy:
+            with proxy.connect() as client:
+                client.sendall(b"ping")
+                self.assertEqual(client.recv(4), b"ping")
+            proxy.proc.send_signal(signal.SIGUSR2)
+            proxy.proc.send_signal(signal.SIGHUP)
+            out, err = proxy.proc.communicate(timeout=TIMEOUT)
+        self.assertEqual(proxy.proc.returncode, 0, err)
+        self.assertRegex(out, r"stats accepted=1 ")
+
     def test_bad_usage_exits_2_with_a_clear_message(self):
         cases = [
             ([], "--to"),

@@ -13,6 +13,7 @@ import signal
 import socket
 import struct
 import subprocess
+import tempfile
 import threading
 import time
 import unittest
@@ -138,6 +139,76 @@ class ServeCommandTest(unittest.TestCase):
         talking.clear()
         talker.join(TIMEOUT)
         client.close()
+
+    def test_a_unix_path_that_is_not_a_socket_is_never_removed(self):
+        with tempfile.TemporaryDirectory() as folder:
+            data = os.path.join(folder, "data.txt")
+            with open(data, "w") as f:
+                f.write("important\n")
+            result = subprocess.run([SOCKKIT, "serve", "--listen", "unix:data.txt"], cwd=folder,
+                                    capture_output=True, text=True, timeout=TIMEOUT)
+            self.assertEqual(result.returncode, 1, result.stderr)
+            self.assertEqual(result.stderr,
+                             "sockkit serve: bind unix:data.txt: exists and is not a socket\n")
+            with open(data) as f:
+                self.assertEqual(f.read(), "important\n")
+
+    def test_a_second_stop_signal_still_removes_the_unix_socket_file(self):
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "echo.sock")
+            proc = subprocess.Popen([SOCKKIT, "serve", "--listen", "unix:" + path,
+                                     "--drain-timeout", "20s"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            self.assertTrue(proc.stdout.readline().startswith("Listening on unix:"))
+            client = socket.socket(socket.AF_UNIX)
+            client.settimeout(TIMEOUT)
+            client.connect(path)
+            talking = threading.Event()
+            talking.set()
+
+            def talk():  # active, never quiet for 100 ms: keeps the drain going
+                try:
+                    while talking.is_set():
+                        client.sendall(b"x")
+                        client.recv(1)
+                        time.sleep(0.02)
+                except OSError:
+                    pass
+
+            talker = threading.Thread(target=talk)
+            talker.start()
+            proc.send_signal(signal.SIGINT)
+            deadline = time.monotonic() + TIMEOUT  # the first signal has been seen once it says so
+            while "stopping" not in proc.stderr.readline() and time.monotonic() < deadline:
+                pass
+            proc.send_signal(signal.SIGINT)
+            proc.communicate(timeout=TIMEOUT)
+            talking.clear()
+            talker.join(TIMEOUT)
+            client.close()
+            self.assertEqual(proc.returncode, 128 + signal.SIGINT)
+            self.assertFalse(os.path.exists(path), "the socket file must go with the server")
+
+    def test_sighup_stops_cleanly_and_sigusr2_and_sigalrm_change_nothing(self):
+        # A closed terminal or SSH session sends SIGHUP: the server drains, prints its last
+        # stats and removes its socket file, instead of dying with the file left behind.
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "echo.sock")
+            proc = subprocess.Popen([SOCKKIT, "serve", "--listen", "unix:" + path],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            self.assertTrue(proc.stdout.readline().startswith("Listening on unix:"))
+            proc.send_signal(signal.SIGUSR2)
+            proc.send_signal(signal.SIGALRM)
+            with socket.socket(socket.AF_UNIX) as client:
+                client.settimeout(TIMEOUT)
+                client.connect(path)
+                client.sendall(b"ping")
+                self.assertEqual(client.recv(4), b"ping")
+            proc.send_signal(signal.SIGHUP)
+            out, err = proc.communicate(timeout=TIMEOUT)
+            self.assertEqual(proc.returncode, 0, err)  # killed by a signal: negative
+            self.assertRegex(out, r"stats accepted=1 active=0 ")
+            self.assertFalse(os.path.exists(path))
 
     def test_port_in_use_is_one_clear_line_and_exit_1(self):
         with socket.socket() as s:

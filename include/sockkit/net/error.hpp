@@ -13,6 +13,9 @@ enum class Errc {
   closed_early = 1,
   /// A datagram was larger than the buffer given to receive it; nothing is silently cut.
   datagram_truncated,
+  /// A Unix listener's path is taken by something that is not a socket (a file, a folder,
+  /// a symbolic link): it is never removed to make room.
+  path_not_a_socket,
 };
 
 const std::error_category& error_category() noexcept;

@@ -33,9 +33,11 @@ class StreamListener {
   ~StreamListener();
 
   /// Binds and listens. TCP listeners set SO_REUSEADDR, so a restart is not refused because
-  /// of old connections in TIME_WAIT. A Unix path left behind by a server that is gone is
-  /// replaced; one a live server listens on is "Address already in use" (that server sees
-  /// the check as one connection that closes at once).
+  /// of old connections in TIME_WAIT. A Unix socket file left behind by a server that is
+  /// gone is replaced; one a live server listens on is "Address already in use" (that
+  /// server sees the check as one connection that closes at once); anything else at the
+  /// path (a file, a folder, a symbolic link, even to a socket) is never removed:
+  /// `Errc::path_not_a_socket`, "exists and is not a socket".
   static StreamListener bind(const Address& address, const ListenOptions& options = {});
   static StreamListener bind(const Address& address, const ListenOptions& options,
                              std::error_code& ec) noexcept;

@@ -82,6 +82,11 @@ void get_option_raw(int fd, int level, int name, void* value, socklen_t& length,
 /// unlink(2), for the file a Unix-domain listener leaves behind.
 void unlink_path(const std::string& path, std::error_code& ec) noexcept;
 
+/// Whether `path` is itself a socket file, looked at with lstat(2): a symbolic link is not
+/// followed, so a link to a socket is not one. A path that does not exist is not a socket
+/// and is no error; any other lstat failure sets `ec`.
+bool is_socket_file(const std::string& path, std::error_code& ec) noexcept;
+
 /// gethostname(2).
 [[nodiscard]] std::string host_name(std::error_code& ec);
 

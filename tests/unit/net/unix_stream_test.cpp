@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "sockkit/net/error.hpp"
@@ -31,6 +33,39 @@ void expect_exchange(StreamSocket& a, StreamSocket& b) {
 std::string unique_abstract_name() {
   static std::atomic<int> counter{0};
   return "sockkit-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+}
+
+// The path is taken by something of the user's: binding fails, naming why, and leaves it
+// exactly as it was.
+void expect_refused_and_kept(const std::string& path) {
+  const auto address = Address::unix_path(path);
+  try {
+    (void)UnixListener::bind(address);
+    FAIL() << "binding over " << path << " must fail";
+  } catch (const std::system_error& e) {
+    EXPECT_EQ(e.code(), Errc::path_not_a_socket);
+    EXPECT_EQ(std::string(e.what()),
+              "bind " + address.to_string() + ": exists and is not a socket");
+  }
+  EXPECT_TRUE(std::filesystem::exists(std::filesystem::symlink_status(path)));
+}
+
+// A socket file with nobody listening, as a server killed with -9 leaves behind.
+void make_stale_socket(const std::string& path) {
+  const auto address = Address::unix_path(path);
+  std::error_code ec;
+  sys::Fd fd = sys::open_socket(AF_UNIX, SOCK_STREAM, 0, ec);
+  sys::bind(fd.get(), address.data(), address.size(), ec);
+  ASSERT_FALSE(ec) << ec.message();
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream(path) << text;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 TEST(UnixStream, PathListenerServesAndRemovesItsFile) {
@@ -62,10 +97,7 @@ TEST(UnixStream, AStaleSocketFileIsReplaced) {
   const auto address = Address::unix_path(dir.file("stale.sock"));
   {
     // A server that died without cleaning up: the file stays, nobody listens.
-    std::error_code ec;
-    sys::Fd fd = sys::open_socket(AF_UNIX, SOCK_STREAM, 0, ec);
-    sys::bind(fd.get(), address.data(), address.size(), ec);
-    ASSERT_FALSE(ec) << ec.message();
+    make_stale_socket(address.host());
   }
   ASSERT_TRUE(std::filesystem::exists(address.host()));
   auto listener = UnixListener::bind(address);
@@ -93,6 +125,44 @@ TEST(UnixStream, ALivePathIsAddressInUse) {
   auto client = UnixStream::connect(address);
   auto server = first.accept();
   expect_exchange(client, server);
+}
+
+TEST(UnixStream, ARegularFileAtThePathIsNeverRemoved) {
+  test::TempDir dir;
+  const auto path = dir.file("data.txt");
+  write_file(path, "important\n");
+  expect_refused_and_kept(path);
+  EXPECT_EQ(read_file(path), "important\n");
+}
+
+TEST(UnixStream, ADirectoryAtThePathIsNeverRemoved) {
+  test::TempDir dir;
+  const auto path = dir.file("folder");
+  std::filesystem::create_directory(path);
+  expect_refused_and_kept(path);
+  EXPECT_TRUE(std::filesystem::is_directory(path));
+}
+
+TEST(UnixStream, ASymlinkToAFileIsNeverRemovedNorItsTarget) {
+  test::TempDir dir;
+  const auto target = dir.file("victim.txt");
+  write_file(target, "important\n");
+  const auto path = dir.file("link.sock");
+  std::filesystem::create_symlink(target, path);
+  expect_refused_and_kept(path);
+  EXPECT_TRUE(std::filesystem::is_symlink(path));
+  EXPECT_EQ(read_file(target), "important\n");
+}
+
+TEST(UnixStream, ASymlinkToAStaleSocketIsNotReplaced) {
+  test::TempDir dir;
+  const auto target = dir.file("stale.sock");
+  make_stale_socket(target);
+  const auto path = dir.file("link.sock");
+  std::filesystem::create_symlink(target, path);
+  expect_refused_and_kept(path);
+  EXPECT_TRUE(std::filesystem::is_symlink(path));
+  EXPECT_TRUE(std::filesystem::is_socket(target));
 }
 
 TEST(UnixStream, ConnectingToAMissingPathNamesIt) {
