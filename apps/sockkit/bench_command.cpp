@@ -6,12 +6,14 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
+#include "options.hpp"
+#include "output_file.hpp"
 #include "sockkit/client/load_generator.hpp"
 #include "sockkit/net/endpoint.hpp"
 #include "units.hpp"
@@ -79,16 +81,36 @@ nlohmann::json to_json(const client::LoadConfig& config, const LoadReport& repor
       {"errors",
        {{"total", c.errors()},
         {"mismatches", c.mismatches},
+        {"framing_errors", c.framing_errors},
         {"early_closes", c.early_closes},
         {"resets", c.resets},
         {"connect_errors", c.connect_errors},
         {"other", c.other_errors}}},
       {"overflows", c.overflows},
+      {"unanswered", c.unanswered},
       {"first_error", report.first_error},
       {"generator_cpu_s", std::chrono::duration<double>(report.cpu).count()},
       {"generator_saturated", report.generator_saturated()},
       {"host_steal_percent", 100.0 * report.steal},
   };
+}
+
+// 0 when every echo was right; 1, said on stderr with the reason, when any error was seen or
+// no message was answered at all (a server that accepts and never replies).
+int exit_status(const client::LoadCounters& c) {
+  if (c.errors() > 0) {
+    fmt::print(stderr, "sockkit bench: exit 1: {} error{} seen (see errors above)\n",
+               format_count(c.errors()), c.errors() == 1 ? "" : "s");
+    return 1;
+  }
+  if (c.messages == 0) {
+    fmt::print(stderr,
+               "sockkit bench: exit 1: no message was answered in the measured time ({} sent "
+               "got no reply)\n",
+               format_count(c.unanswered));
+    return 1;
+  }
+  return 0;
 }
 
 void print_summary(std::ostream& out, const client::LoadConfig& config, const LoadReport& report) {
@@ -118,10 +140,15 @@ void print_summary(std::ostream& out, const client::LoadConfig& config, const Lo
     out << "  errors     none\n";
   } else {
     out << fmt::format(
-        "  errors     {} (mismatches {}, early closes {}, resets {}, connect errors {}, other {})\n"
+        "  errors     {} (mismatches {}, framing errors {}, early closes {}, resets {}, connect "
+        "errors {}, other {})\n"
         "             first: {}\n",
-        c.errors(), c.mismatches, c.early_closes, c.resets, c.connect_errors, c.other_errors,
-        report.first_error);
+        c.errors(), c.mismatches, c.framing_errors, c.early_closes, c.resets, c.connect_errors,
+        c.other_errors, report.first_error);
+  }
+  if (c.unanswered > 0) {
+    out << fmt::format("  unanswered {} message{} sent got no reply before the run ended\n",
+                       format_count(c.unanswered), c.unanswered == 1 ? "" : "s");
   }
   if (c.overflows > 0) {
     out << fmt::format(
@@ -211,7 +238,9 @@ Modes:
   hold      open --connections, probe each, stay idle for --duration, probe each again
 
 Exit status: 0 when every echo was right, 1 when any error was seen (mismatched bytes,
-early closes, resets, connect failures), 2 for bad usage.
+framing errors, early closes, resets, connect failures) or no message was answered at all
+(a server that accepts and never replies; stderr says which), 2 for bad usage. Messages
+still owed a reply when the run ends are counted as "unanswered".
 
 Examples:
   sockkit bench                                  # 5 s of 64-byte ping-pong to 127.0.0.1:65432
@@ -221,32 +250,43 @@ Examples:
   sockkit bench unix:/tmp/echo.sock --framed --size 16-4KiB --json
   sockkit bench -m hold -c 10000 -d 30s          # descriptors: about one per connection)");
   command_->add_option("TARGET", target_, "host:port, [ipv6]:port or unix:/path")
+      ->type_name("ADDR")
       ->capture_default_str();
   command_->add_option("-m,--mode", mode_, "pingpong, rate, stream, connect or hold")
+      ->type_name("MODE")
       ->capture_default_str();
-  command_->add_option("-c,--connections", connections_, "Connections, spread over the threads")
-      ->capture_default_str();
-  command_->add_option("-t,--threads", threads_, "Generator threads, each with its own loop")
-      ->capture_default_str();
+  add_number_option(*command_, "-c,--connections", connections_,
+                    "Connections, spread over the threads", std::size_t{1}, std::size_t{1'000'000});
+  add_number_option(*command_, "-t,--threads", threads_,
+                    "Generator threads, each with its own loop", std::size_t{1}, std::size_t{1024});
   command_->add_option("-s,--size", size_, "Message size, or a range MIN-MAX drawn at random")
+      ->type_name("SIZE[-MAX]")
       ->capture_default_str();
   command_->add_flag("--framed", framed_, "Send length-prefixed frames (for a framed-echo server)");
-  command_->add_option("--header-bytes", header_bytes_, "Frame header width: 2, 4 or 8")
-      ->capture_default_str();
+  add_number_option(*command_, "--header-bytes", header_bytes_, "Frame header width: 2, 4 or 8",
+                    std::size_t{2}, std::size_t{8});
   command_->add_option("--max-frame", max_frame_, "Largest frame the server accepts")
+      ->type_name("SIZE")
       ->capture_default_str();
   command_->add_option("-d,--duration", duration_, "Measured time (500ms, 10s, 2m)")
+      ->type_name("DURATION")
       ->capture_default_str();
   command_->add_option("--warmup", warmup_, "Traffic before measuring starts")
+      ->type_name("DURATION")
       ->capture_default_str();
   command_->add_option("-r,--rate", rate_, "rate mode: messages/s over all connections")
+      ->type_name("RATE")
       ->capture_default_str();
   command_->add_option("--window", window_, "stream mode: bytes in flight per connection")
+      ->type_name("SIZE")
       ->capture_default_str();
   command_->add_option("--connect-timeout", connect_timeout_, "Give up on a connect after this")
+      ->type_name("DURATION")
       ->capture_default_str();
-  command_->add_option("--percentiles", percentiles_,
-                       "Write the whole latency distribution to this file, for plotting");
+  command_
+      ->add_option("--percentiles", percentiles_,
+                   "Write the whole latency distribution to this file, for plotting")
+      ->type_name("FILE");
   command_->add_flag("--json", json_, "Print one JSON object instead of the summary");
 }
 
@@ -265,9 +305,9 @@ int BenchCommand::run() {
     config.rate = parse_option("--rate", rate_, parse_rate);
     config.window = parse_option("--window", window_, parse_size);
     config.connect_timeout = parse_option("--connect-timeout", connect_timeout_, parse_duration);
+    if (!percentiles_.empty()) check_output_file("--percentiles", percentiles_);
   } catch (const UsageError& e) {
-    std::cerr << "sockkit bench: " << e.what() << "\n";
-    return 2;
+    return usage_error("bench", e.what());
   } catch (const std::exception& e) {
     std::cerr << "sockkit bench: " << e.what() << "\n";
     return 1;
@@ -277,8 +317,7 @@ int BenchCommand::run() {
   try {
     generator = std::make_unique<LoadGenerator>(config);
   } catch (const std::invalid_argument& e) {
-    std::cerr << "sockkit bench: " << e.what() << "\n";
-    return 2;
+    return usage_error("bench", e.what());
   }
 
   running_generator = generator.get();
@@ -294,10 +333,12 @@ int BenchCommand::run() {
   running_generator = nullptr;
 
   if (!percentiles_.empty()) {
-    std::ofstream file(percentiles_);
-    report.latency.write_distribution(file);
-    if (!file) {
-      std::cerr << "sockkit bench: cannot write " << percentiles_ << "\n";
+    std::ostringstream distribution;
+    report.latency.write_distribution(distribution);
+    try {
+      write_output_file("--percentiles", percentiles_, distribution.str());
+    } catch (const std::exception& e) {
+      std::cerr << "sockkit bench: " << e.what() << "\n";
       return 1;
     }
   }
@@ -306,7 +347,7 @@ int BenchCommand::run() {
   } else {
     print_summary(std::cout, config, report);
   }
-  return report.counters.errors() == 0 && report.counters.messages > 0 ? 0 : 1;
+  return exit_status(report.counters);
 }
 
 }  // namespace sockkit::app

@@ -11,13 +11,17 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
 
 #include "child_process.hpp"
+#include "options.hpp"
+#include "output_file.hpp"
 #include "sockkit/client/load_generator.hpp"
+#include "sockkit/sys/file.hpp"
 #include "sockkit/sys/resources.hpp"
 #include "units.hpp"
 
@@ -251,9 +255,13 @@ class Comparison {
   }
 
   /// A PNG through gnuplot: messages/s per scenario and server, and p99 against offered load.
-  bool chart(const fs::path& png) const {
-    const auto dir = fs::temp_directory_path() / fmt::format("sockkit-compare-{}", ::getpid());
-    fs::create_directories(dir);
+  /// Drawn in a new private folder (nothing planted in /tmp is written through), and
+  /// returned as bytes; nothing when it could not be drawn.
+  [[nodiscard]] std::optional<std::string> chart() const {
+    std::error_code ec;
+    const fs::path dir = sys::make_temp_directory("sockkit-compare", ec);
+    if (ec) return std::nullopt;
+    const auto png = dir / "chart.png";
     {
       std::ofstream rates(dir / "rates.dat");
       rates << "scenario";
@@ -306,15 +314,18 @@ class Comparison {
     }
     script << "unset multiplot\n";
     script.close();
-    bool ok = false;
+    std::optional<std::string> drawn;
     try {
       auto gnuplot = ChildProcess::spawn({"gnuplot", (dir / "chart.gp").string()});
       const int status = gnuplot.stop(0, 60s);
-      ok = status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 && fs::exists(png);
+      if (status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 && fs::exists(png)) {
+        std::ifstream in(png, std::ios::binary);
+        drawn.emplace(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+      }
     } catch (const std::exception&) {
     }
-    fs::remove_all(dir);
-    return ok;
+    fs::remove_all(dir, ec);
+    return drawn;
   }
 
   void measure_iperf() {
@@ -548,20 +559,29 @@ Examples:
   sockkit compare --quick                          # about a minute
   sockkit compare --json compare.json --chart compare.png
   sockkit compare --scenarios pingpong-100,pingpong-1000 --servers epoll-floor,sockkit-epoll --reps 5)");
-  command_->add_option("--scenarios", scenarios_, "Which scenarios (default: all)")->delimiter(',');
+  command_->add_option("--scenarios", scenarios_, "Which scenarios (default: all)")
+      ->type_name("NAME,...")
+      ->delimiter(',');
   command_
       ->add_option("--servers", servers_,
                    "Which servers: epoll-floor, uring-floor, sockkit-epoll, sockkit-uring, "
                    "sockkit-threaded, asio, libuv, libevent (default: all that are built)")
+      ->type_name("NAME,...")
       ->delimiter(',');
-  command_->add_option("-r,--reps", reps_, "Repetitions of each run")->capture_default_str();
-  command_->add_option("-d,--duration", duration_, "Length of each run")->capture_default_str();
+  add_number_option(*command_, "-r,--reps", reps_, "Repetitions of each run", 1, 1000);
+  command_->add_option("-d,--duration", duration_, "Length of each run")
+      ->type_name("DURATION")
+      ->capture_default_str();
   command_->add_flag("--quick", quick_,
                      "pingpong-100 and churn, 2 repetitions of 1 s: about a minute");
-  command_->add_option("--json", json_, "Also write every result to this file as JSON");
-  command_->add_option("--chart", chart_, "Also draw a PNG chart here (needs gnuplot)");
-  command_->add_option("--peers-dir", peers_dir_,
-                       "Where the floors and peers are (default: next to this program)");
+  command_->add_option("--json", json_, "Also write every result to this file as JSON")
+      ->type_name("FILE");
+  command_->add_option("--chart", chart_, "Also draw a PNG chart here (needs gnuplot)")
+      ->type_name("FILE");
+  command_
+      ->add_option("--peers-dir", peers_dir_,
+                   "Where the floors and peers are (default: next to this program)")
+      ->type_name("DIR");
 }
 
 int CompareCommand::run() {
@@ -569,13 +589,12 @@ int CompareCommand::run() {
   std::vector<Scenario> scenarios;
   int reps = reps_;
   try {
-    auto duration = parse_duration(duration_);
+    auto duration = parse_option("--duration", duration_, parse_duration);
     if (quick_) {
       duration = std::min(duration, std::chrono::milliseconds(1s));
       reps = std::min(reps, 2);
       if (scenarios_.empty()) scenarios_ = {"pingpong-100", "churn"};
     }
-    if (reps < 1) throw std::invalid_argument("--reps must be at least 1");
     const fs::path bin = fs::read_symlink("/proc/self/exe").parent_path();
     const fs::path peers = peers_dir_.empty() ? bin : fs::path(peers_dir_);
     for (auto& server : known_servers(bin, peers)) {
@@ -609,8 +628,14 @@ int CompareCommand::run() {
     }
     if (servers.empty()) throw std::invalid_argument("no server to compare");
   } catch (const std::invalid_argument& e) {
-    std::cerr << "sockkit compare: " << e.what() << "\nRun with --help for more information.\n";
-    return 2;
+    return usage_error("compare", e.what());
+  }
+  try {
+    if (!json_.empty()) check_output_file("--json", json_);
+    if (!chart_.empty()) check_output_file("--chart", chart_);
+  } catch (const std::exception& e) {
+    std::cerr << "sockkit compare: " << e.what() << "\n";
+    return 1;
   }
 
   const auto cores = std::thread::hardware_concurrency();
@@ -638,17 +663,23 @@ int CompareCommand::run() {
     return 1;
   }
   comparison.print(std::cout);
-  if (!json_.empty()) {
-    std::ofstream(json_) << comparison.to_json().dump(2) << '\n';
-    std::cout << "\nJSON written to " << json_ << "\n";
-  }
-  if (!chart_.empty()) {
-    if (comparison.chart(fs::absolute(chart_))) {
-      std::cout << "chart written to " << chart_ << "\n";
-    } else {
-      std::cerr << "sockkit compare: the chart could not be drawn (is gnuplot installed?)\n";
-      return 1;
+  try {
+    if (!json_.empty()) {
+      write_output_file("--json", json_, comparison.to_json().dump(2) + '\n');
+      std::cout << "\nJSON written to " << json_ << "\n";
     }
+    if (!chart_.empty()) {
+      const auto png = comparison.chart();
+      if (!png) {
+        std::cerr << "sockkit compare: the chart could not be drawn (is gnuplot installed?)\n";
+        return 1;
+      }
+      write_output_file("--chart", chart_, *png);
+      std::cout << "chart written to " << chart_ << "\n";
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "sockkit compare: " << e.what() << "\n";
+    return 1;
   }
   return comparison.clean() ? 0 : 1;
 }

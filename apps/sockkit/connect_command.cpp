@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "exit_status.hpp"
+#include "options.hpp"
 #include "relay.hpp"
 #include "sockkit/net/endpoint.hpp"
 #include "sockkit/net/stream_listener.hpp"
@@ -33,21 +34,28 @@ Examples:
   sockkit connect --listen 127.0.0.1:9000         # wait for one peer (nc -l)
   sockkit connect -u 127.0.0.1:5353               # UDP
   sockkit connect --framed 127.0.0.1:9000         # a frame per line, a line per frame)");
-  command_->add_option("ADDR", target_, "Where to connect: HOST:PORT, [IPv6]:PORT or unix:/path");
-  command_->add_option("-l,--listen", listen_,
-                       "Instead of connecting, listen on this address and serve one peer");
+  command_->add_option("ADDR", target_, "Where to connect: HOST:PORT, [IPv6]:PORT or unix:/path")
+      ->type_name("ADDR");
+  command_
+      ->add_option("-l,--listen", listen_,
+                   "Instead of connecting, listen on this address and serve one peer")
+      ->type_name("ADDR");
   command_->add_flag("-u,--udp", udp_, "UDP datagrams instead of a TCP stream");
   command_->add_flag("--framed", framed_,
                      "Send each input line as a length-prefixed frame (4-byte big-endian length); "
-                     "print each frame received as a line");
+                     "print each frame received as one line, escaped as send prints bytes (\\n, "
+                     "\\xNN, \\\\)");
   command_->add_flag("-v,--verbose", verbose_, "Say on stderr whom we connected to");
   command_->add_option("--connect-timeout", connect_timeout_, "Give up connecting after this")
+      ->type_name("DURATION")
       ->capture_default_str();
   command_
       ->add_option("--idle-timeout", idle_timeout_,
                    "Close after no traffic either way for this long (0: never)")
+      ->type_name("DURATION")
       ->capture_default_str();
   command_->add_option("--max-frame", max_frame_, "--framed: the largest frame either way")
+      ->type_name("SIZE")
       ->capture_default_str();
 }
 
@@ -72,8 +80,7 @@ int ConnectCommand::run() {
       throw UsageError("-u: UDP needs an IP address, not a Unix socket path");
     }
   } catch (const std::invalid_argument& e) {
-    fmt::print(stderr, "sockkit connect: {}\nRun with --help for more information.\n", e.what());
-    return kExitUsage;
+    return usage_error("connect", e.what());
   }
 
   try {

@@ -124,7 +124,10 @@ void FaultPipe::consumed(std::size_t count, Clock::time_point now) {
     due_upto_ -= std::min(due_upto_, first_batch_);
     first_batch_ = 0;
   }
-  if (queue_.empty()) drained_at_ = now;
+  if (queue_.empty()) {
+    drained_at_ = now;
+    queue_.release();
+  }
 }
 
 bool FaultPipe::should_finish(Clock::time_point now) const noexcept {

@@ -73,6 +73,13 @@ class FaultPipe {
   [[nodiscard]] std::optional<Clock::time_point> next_change(Clock::time_point now) const;
 
   [[nodiscard]] std::size_t buffered() const noexcept { return queue_.size(); }
+  /// The memory the queue holds (its storage, at least `buffered()`); a drained pipe holds
+  /// none, so quiet connections cost no buffer.
+  [[nodiscard]] std::size_t held() const noexcept { return queue_.capacity(); }
+  /// How much `held()` would grow by if `count` bytes were pushed now.
+  [[nodiscard]] std::size_t growth_for(std::size_t count) const noexcept {
+    return queue_.growth_for(count);
+  }
   [[nodiscard]] std::uint64_t forwarded() const noexcept { return forwarded_; }
   [[nodiscard]] bool input_ended() const noexcept { return input_ended_.has_value(); }
 

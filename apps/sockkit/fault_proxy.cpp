@@ -1,9 +1,11 @@
 #include "fault_proxy.hpp"
 
 #include <fmt/format.h>
+#include <malloc.h>
 
 #include <algorithm>
 #include <array>
+#include <limits>
 #include <memory>
 #include <random>
 #include <stdexcept>
@@ -12,6 +14,7 @@
 #include "sockkit/sys/error.hpp"
 #include "sockkit/sys/socket.hpp"
 #include "sockkit/sys/socket_options.hpp"
+#include "units.hpp"
 
 namespace sockkit::app {
 namespace {
@@ -22,7 +25,8 @@ using Clock = std::chrono::steady_clock;
 constexpr std::uint64_t kListenerToken = ~std::uint64_t{0};
 constexpr std::uint64_t kStopToken = kListenerToken - 1;
 constexpr std::size_t kAcceptsPerEvent = 64;
-constexpr int kRoundsPerService = 64;  // then other connections get their turn
+constexpr int kRoundsPerService = 64;                // then other connections get their turn
+constexpr std::size_t kTrimAbove = 4 * 1024 * 1024;  // give back memory after a peak this high
 
 enum class Side : std::uint64_t { client = 0, server = 1 };
 
@@ -39,7 +43,7 @@ bool would_block(const std::error_code& ec) {
 
 struct FaultProxy::Counters {
   std::atomic<std::uint64_t> accepted{0}, faulted{0}, upstream_failed{0}, closed{0}, cut{0},
-      reset{0}, bytes_up{0}, bytes_down{0};
+      reset{0}, stalled{0}, idle{0}, bytes_up{0}, bytes_down{0}, buffered{0}, budget_pauses{0};
 };
 
 /// The proxy's one event loop. Loop thread only.
@@ -75,8 +79,12 @@ class FaultProxy::Loop {
     std::optional<Clock::time_point> reset_at;
     std::optional<FaultPipe> up, down;
     std::optional<Clock::time_point> wake;
+    // Since when each direction's destination has taken none of the bytes ready for it.
+    std::optional<Clock::time_point> up_blocked, down_blocked;
+    Clock::time_point last_traffic;
+    bool waiting_for_budget = false;  // a read held back: the budget was spent
   };
-  enum class Ending { closed, cut, reset, upstream_failed };
+  enum class Ending { closed, cut, reset, upstream_failed, stalled, idle };
 
   void accept_clients(Clock::time_point now);
   bool connect_upstream(std::size_t slot);
@@ -85,7 +93,12 @@ class FaultProxy::Loop {
   // One direction: write what the pipe allows, then read what it has room for. Returns
   // whether anything moved; an error ends the connection (`open` turns false).
   bool move(std::size_t slot, End& from, End& to, FaultPipe& pipe, bool to_ready,
-            std::atomic<std::uint64_t>& bytes, Clock::time_point now);
+            std::optional<Clock::time_point>& blocked, std::atomic<std::uint64_t>& bytes,
+            Clock::time_point now);
+  // The memory the budget has left; 0 when it is spent.
+  [[nodiscard]] std::size_t budget_room() const noexcept;
+  // A pipe's storage changed from `before` to `after` bytes.
+  void account(std::size_t before, std::size_t after) noexcept;
   void end(std::size_t slot, Ending how, std::string_view why);
 
   FaultProxy& proxy_;
@@ -98,6 +111,8 @@ class FaultProxy::Loop {
   std::uint64_t next_id_ = 1;
   std::array<std::byte, 64 * 1024> buffer_{};
   sys::SpareFd spare_;
+  std::size_t held_ = 0;             // every pipe's storage together
+  std::size_t peak_since_trim_ = 0;  // the most held since memory was last given back
 };
 
 void FaultProxy::Loop::run() {
@@ -116,6 +131,10 @@ void FaultProxy::Loop::run() {
     wake = Clock::time_point::max();
     for (std::size_t slot = 0; slot < slots_.size(); ++slot) {
       const auto& c = slots_[slot];
+      if (c.open && c.waiting_for_budget && budget_room() > 0) {
+        slots_[slot].waiting_for_budget = false;
+        service(slot, now);
+      }
       if (c.open && c.wake && *c.wake <= now) service(slot, now);
       if (c.open && c.wake) wake = std::min(wake, *c.wake);
     }
@@ -173,6 +192,10 @@ void FaultProxy::Loop::accept_clients(Clock::time_point now) {
     c.reset_at.reset();
     if (c.faulted && config_.reset_after) c.reset_at = now + *config_.reset_after;
     c.wake = now;
+    c.up_blocked.reset();
+    c.down_blocked.reset();
+    c.last_traffic = now;
+    c.waiting_for_budget = false;
     ++open_count_;
     if (c.faulted) proxy_.counters_->faulted.fetch_add(1, std::memory_order_relaxed);
     std::error_code ignored;
@@ -250,9 +273,23 @@ void FaultProxy::Loop::on_event(std::uint64_t token, std::uint32_t events, Clock
   service(slot, now);
 }
 
+std::size_t FaultProxy::Loop::budget_room() const noexcept {
+  if (config_.max_buffer_memory == 0) return std::numeric_limits<std::size_t>::max();
+  return config_.max_buffer_memory > held_ ? config_.max_buffer_memory - held_ : 0;
+}
+
+void FaultProxy::Loop::account(std::size_t before, std::size_t after) noexcept {
+  held_ = held_ - std::min(before, held_) + after;
+  peak_since_trim_ = std::max(peak_since_trim_, held_);
+  proxy_.counters_->buffered.store(held_, std::memory_order_relaxed);
+}
+
 bool FaultProxy::Loop::move(std::size_t slot, End& from, End& to, FaultPipe& pipe, bool to_ready,
+                            std::optional<Clock::time_point>& blocked,
                             std::atomic<std::uint64_t>& bytes, Clock::time_point now) {
   bool moved = false;
+  bool progressed = false;  // a byte went out or came in
+  bool waiting = false;     // bytes are ready to go out, or to come in, and could not
   if (to_ready && !to.write_shut) {
     const auto data = pipe.writable(now);
     if (!data.empty()) {
@@ -263,17 +300,35 @@ bool FaultProxy::Loop::move(std::size_t slot, End& from, End& to, FaultPipe& pip
         return false;
       }
       if (n > 0) {
+        const auto before = pipe.held();
         pipe.consumed(n, now);
+        account(before, pipe.held());
         bytes.fetch_add(n, std::memory_order_relaxed);
-        moved = true;
+        moved = progressed = true;
       }
+      waiting = n < data.size();
     }
   }
-  const auto room = pipe.room(now);
+  // A read may take what the pipe has room for, as long as the storage that takes it fits
+  // in what is left of the budget (the budget counts storage, not bytes: what RSS sees).
+  auto room = std::min(pipe.room(now), buffer_.size());
+  const auto spare = budget_room();
+  const auto unbudgeted = room;
+  while (room > 0 && pipe.growth_for(room) > spare) room /= 2;
+  if (unbudgeted > 0 && room == 0 && !from.read_ended) {
+    // The budget is spent: this direction waits for bytes to go out elsewhere. It counts as
+    // waiting (for the stall timeout) only when its sender has bytes queued for it.
+    std::error_code ec;
+    if (sys::unread_bytes(from.fd.get(), ec) > 0) waiting = true;
+    auto& c = slots_[slot];
+    if (!c.waiting_for_budget) {
+      proxy_.counters_->budget_pauses.fetch_add(1, std::memory_order_relaxed);
+    }
+    c.waiting_for_budget = true;
+  }
   if (room > 0 && !from.read_ended) {
     std::error_code ec;
-    const auto n =
-        sys::recv(from.fd.get(), std::span(buffer_).first(std::min(room, buffer_.size())), 0, ec);
+    const auto n = sys::recv(from.fd.get(), std::span(buffer_).first(room), 0, ec);
     if (ec && !would_block(ec)) {
       end(slot, Ending::reset, "recv: " + ec.message());
       return false;
@@ -283,9 +338,18 @@ bool FaultProxy::Loop::move(std::size_t slot, End& from, End& to, FaultPipe& pip
       pipe.end_of_input(now);
       moved = true;
     } else if (n > 0) {
+      const auto before = pipe.held();
       pipe.push(std::span(buffer_).first(n), now);
-      moved = true;
+      account(before, pipe.held());
+      moved = progressed = true;
     }
+  }
+  // The stall clock runs while bytes wait to move this way and none does, and starts again
+  // at each byte that does (a slow reader that progresses is not stalled).
+  if (!waiting) {
+    blocked.reset();
+  } else if (progressed || !blocked) {
+    blocked = now;
   }
   return moved;
 }
@@ -298,14 +362,34 @@ void FaultProxy::Loop::service(std::size_t slot, Clock::time_point now) {
   }
   auto& counters = *proxy_.counters_;
   bool moved = true;
+  bool any_moved = false;
   for (int round = 0; moved && round < kRoundsPerService; ++round) {
-    moved = move(slot, c.client, c.server, *c.up, !c.connecting, counters.bytes_up, now);
+    moved =
+        move(slot, c.client, c.server, *c.up, !c.connecting, c.up_blocked, counters.bytes_up, now);
     if (!c.open) return;
     if (!c.connecting) {
-      moved |= move(slot, c.server, c.client, *c.down, true, counters.bytes_down, now);
+      moved |=
+          move(slot, c.server, c.client, *c.down, true, c.down_blocked, counters.bytes_down, now);
       if (!c.open) return;
     }
     if (c.up->cut() || c.down->cut()) return end(slot, Ending::cut, "cut (--cut-after)");
+    any_moved |= moved;
+  }
+  if (any_moved) c.last_traffic = now;
+  const auto stall = config_.stall_timeout;
+  if (stall.count() > 0) {
+    if (c.up_blocked && now - *c.up_blocked >= stall) {
+      return end(slot, Ending::stalled,
+                 "stalled: the server took nothing for " + format_duration(stall));
+    }
+    if (c.down_blocked && now - *c.down_blocked >= stall) {
+      return end(slot, Ending::stalled,
+                 "stalled: the client took nothing for " + format_duration(stall));
+    }
+  }
+  const auto idle = config_.idle_timeout;
+  if (idle.count() > 0 && now - c.last_traffic >= idle) {
+    return end(slot, Ending::idle, "idle for " + format_duration(idle));
   }
   std::error_code ignored;
   if (!c.connecting && !c.server.write_shut && c.up->should_finish(now)) {
@@ -329,6 +413,9 @@ void FaultProxy::Loop::service(std::size_t slot, Clock::time_point now) {
   consider(c.down->next_change(now));
   consider(c.reset_at);
   if (c.connecting) consider(c.connect_deadline);
+  if (stall.count() > 0 && c.up_blocked) consider(*c.up_blocked + stall);
+  if (stall.count() > 0 && c.down_blocked) consider(*c.down_blocked + stall);
+  if (idle.count() > 0) consider(c.last_traffic + idle);
 }
 
 void FaultProxy::Loop::end(std::size_t slot, Ending how, std::string_view why) {
@@ -343,6 +430,8 @@ void FaultProxy::Loop::end(std::size_t slot, Ending how, std::string_view why) {
   auto& counters = *proxy_.counters_;
   if (how == Ending::cut) counters.cut.fetch_add(1, std::memory_order_relaxed);
   if (how == Ending::reset) counters.reset.fetch_add(1, std::memory_order_relaxed);
+  if (how == Ending::stalled) counters.stalled.fetch_add(1, std::memory_order_relaxed);
+  if (how == Ending::idle) counters.idle.fetch_add(1, std::memory_order_relaxed);
   if (how == Ending::upstream_failed) {
     counters.upstream_failed.fetch_add(1, std::memory_order_relaxed);
   }
@@ -353,13 +442,21 @@ void FaultProxy::Loop::end(std::size_t slot, Ending how, std::string_view why) {
   }
   c.client.fd.reset();  // closing takes each fd out of the epoll set
   c.server.fd.reset();
+  account(c.up->held() + c.down->held(), 0);
   c.up.reset();
   c.down.reset();
   c.open = false;
   c.wake.reset();
+  c.waiting_for_budget = false;
   ++c.generation;
   free_slots_.push_back(slot);
   --open_count_;
+  if (open_count_ == 0 && peak_since_trim_ >= kTrimAbove) {
+    // The buffers of a burst (or an attack) that is over go back to the system: freed
+    // memory would otherwise stay with the process, as glibc keeps what it has freed.
+    ::malloc_trim(0);
+    peak_since_trim_ = 0;
+  }
 }
 
 FaultProxy::FaultProxy(ProxyConfig config)
@@ -373,13 +470,13 @@ FaultProxy::FaultProxy(ProxyConfig config)
   std::error_code ec;
   sys::set_nonblocking(listener_.native_handle(), true, ec);
   if (ec) sys::throw_error(ec, "fcntl O_NONBLOCK on " + listener_.local_address().to_string());
+  loop_ = std::make_unique<Loop>(*this);
 }
 
 FaultProxy::~FaultProxy() = default;
 
 void FaultProxy::run() {
-  Loop loop(*this);
-  loop.run();
+  loop_->run();
 }
 
 void FaultProxy::stop() noexcept {
@@ -396,6 +493,10 @@ ProxyStats FaultProxy::stats() const noexcept {
   s.closed = c.closed.load(std::memory_order_relaxed);
   s.cut = c.cut.load(std::memory_order_relaxed);
   s.reset = c.reset.load(std::memory_order_relaxed);
+  s.stalled = c.stalled.load(std::memory_order_relaxed);
+  s.idle = c.idle.load(std::memory_order_relaxed);
+  s.buffered = c.buffered.load(std::memory_order_relaxed);
+  s.budget_pauses = c.budget_pauses.load(std::memory_order_relaxed);
   s.bytes_up = c.bytes_up.load(std::memory_order_relaxed);
   s.bytes_down = c.bytes_down.load(std::memory_order_relaxed);
   return s;

@@ -36,9 +36,19 @@ struct ProxyConfig {
   double fraction = 1.0;
   std::uint64_t seed = 1;
   /// Bytes buffered per direction; a full direction stops reading its sender.
-  std::size_t buffer = 1024 * 1024;
-  std::size_t max_connections = 10000;
+  std::size_t buffer = 64 * 1024;
+  /// All connections' buffered bytes together, never exceeded: once spent, no connection
+  /// reads more until some go out (or a stalled connection is closed). 0: no limit.
+  std::size_t max_buffer_memory = 256 * 1024 * 1024;
+  /// The default is what the budget covers in full: max_buffer_memory / (2 * buffer).
+  std::size_t max_connections = 2048;
   std::chrono::milliseconds connect_timeout{10000};
+  /// Bytes waiting to move one way and none moving for this long closes the connection:
+  /// its receiver stopped reading, or the budget stayed spent while its sender had bytes
+  /// queued. 0: never.
+  std::chrono::milliseconds stall_timeout{30000};
+  /// No byte either way this long closes the connection. 0: never.
+  std::chrono::milliseconds idle_timeout{300000};
   /// One line per connection opened and closed, if set. Called on the proxy's thread.
   std::function<void(std::string_view)> log;
 };
@@ -49,15 +59,20 @@ struct ProxyStats {
   std::uint64_t faulted = 0;          // connections the faults applied to
   std::uint64_t upstream_failed = 0;  // the server could not be reached
   std::uint64_t closed = 0;
-  std::uint64_t cut = 0;    // by cut_after
-  std::uint64_t reset = 0;  // by reset_after, or a reset passed on from one side
+  std::uint64_t cut = 0;            // by cut_after
+  std::uint64_t reset = 0;          // by reset_after, or a reset passed on from one side
+  std::uint64_t stalled = 0;        // by stall_timeout
+  std::uint64_t idle = 0;           // by idle_timeout
+  std::uint64_t buffered = 0;       // bytes held now, all connections
+  std::uint64_t budget_pauses = 0;  // reads held back because max_buffer_memory was spent
   std::uint64_t bytes_up = 0;
   std::uint64_t bytes_down = 0;
   [[nodiscard]] std::uint64_t active() const noexcept { return accepted - closed; }
 };
 
-/// Binds on construction; `run()` serves on the calling thread until `stop()`, which any
-/// thread may call. Owns the listener and every connection's two sockets.
+/// Binds and sets up its event loop on construction; `run()` serves on the calling thread
+/// until `stop()`, which any thread may call. Owns the listener and every connection's two
+/// sockets.
 class FaultProxy {
  public:
   /// Throws std::system_error when it cannot listen, std::invalid_argument for a bad config.
@@ -81,6 +96,7 @@ class FaultProxy {
   std::atomic<bool> stopping_{false};
   struct Counters;
   std::unique_ptr<Counters> counters_;
+  std::unique_ptr<Loop> loop_;  // made with the proxy: every descriptor it needs exists then
 };
 
 }  // namespace sockkit::app

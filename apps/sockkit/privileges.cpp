@@ -2,6 +2,7 @@
 
 #include <grp.h>
 #include <pwd.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -39,6 +40,15 @@ void become(const Account& account) {
   // do the earlier ones. glibc applies each to every thread of the process.
   if (::setgroups(0, nullptr) != 0) refused("--user " + user + ": setgroups");
   if (::setresgid(gid, gid, gid) != 0) refused("--user " + user + ": setresgid");
+  // Then, while root still may (CAP_SETPCAP), so that no capability can come back through
+  // an exec (a file's capabilities, a setuid program): the bounding set emptied, and no new
+  // privileges ever. Both are per thread, inherited by the threads started later.
+  for (int cap = 0; ::prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; ++cap) {
+    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) {
+      refused("--user " + user + ": dropping capabilities");
+    }
+  }
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) refused("--user " + user + ": no_new_privs");
   if (::setresuid(uid, uid, uid) != 0) refused("--user " + user + ": setresuid");
   if (uid != 0 && (::setuid(0) == 0 || ::seteuid(0) == 0)) {
     throw std::runtime_error("--user " + user + ": root could be regained after the switch");

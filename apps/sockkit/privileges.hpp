@@ -21,8 +21,11 @@ struct Account {
 /// database cannot be read.
 [[nodiscard]] Account find_account(const std::string& user);
 
-/// Switches the whole process (every thread) to `account`: its uid, its primary group, no
-/// supplementary groups, and so no capabilities. Checks that root cannot be regained.
+/// Switches the process to `account`: its uid, its primary group, no supplementary groups,
+/// no capabilities, an empty capability bounding set and no_new_privs, so not even an
+/// exec'd program can regain privilege. The ids change for every thread; the bounding set
+/// and no_new_privs for the calling thread and those it starts later, so call it before
+/// starting any. Checks that root cannot be regained.
 /// Throws std::system_error when the switch is refused (not root, and not oneself).
 void become(const Account& account);
 

@@ -3,12 +3,15 @@
 #include <fmt/format.h>
 
 #include <iostream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <vector>
 
 #include "fault_proxy.hpp"
+#include "options.hpp"
 #include "sockkit/net/endpoint.hpp"
+#include "sockkit/sys/resources.hpp"
 #include "stop_signals.hpp"
 #include "units.hpp"
 
@@ -43,10 +46,19 @@ std::string describe(const DirectionFaults& f) {
 }
 
 nlohmann::json to_json(const ProxyStats& s) {
-  return {
-      {"accepted", s.accepted}, {"faulted", s.faulted},   {"upstream_failed", s.upstream_failed},
-      {"closed", s.closed},     {"cut", s.cut},           {"reset", s.reset},
-      {"active", s.active()},   {"bytes_up", s.bytes_up}, {"bytes_down", s.bytes_down}};
+  return {{"accepted", s.accepted},
+          {"faulted", s.faulted},
+          {"upstream_failed", s.upstream_failed},
+          {"closed", s.closed},
+          {"cut", s.cut},
+          {"reset", s.reset},
+          {"stalled", s.stalled},
+          {"idle", s.idle},
+          {"active", s.active()},
+          {"bytes_up", s.bytes_up},
+          {"bytes_down", s.bytes_down},
+          {"buffered", s.buffered},
+          {"budget_pauses", s.budget_pauses}};
 }
 
 }  // namespace
@@ -61,8 +73,14 @@ Every connection accepted on --listen is relayed to --to, byte for byte, half-cl
 The faults apply to the direction chosen (up: client to server, down: server to client, or
 both) on the share of connections given by --fraction; the rest are relayed cleanly. A
 direction that is slowed buffers at most --buffer and then stops reading its sender, so a
-slow proxy pushes back instead of growing. The first line on stdout says where it listens.
-SIGINT or SIGTERM stops it (closing every connection); a second signal exits at once.
+slow proxy pushes back instead of growing; all connections together never hold more than
+--max-buffer-memory (once it is spent, no connection reads until bytes go out), and by
+default --max-connections is what that budget covers in full (256MiB / (2 x 64KiB) = 2048).
+A connection where bytes wait to move one way and none does for --stall-timeout (its
+receiver reads nothing, or the budget stays spent), or that is silent both ways for
+--idle-timeout, is closed, so a peer that stops reading cannot hold the proxy's memory and
+descriptors for long. The first line on stdout says where it listens. SIGINT, SIGTERM or
+SIGHUP stops it (closing every connection); a second signal exits at once.
 
 Faults (toxiproxy's, for a kernel without netem):
   --latency 50ms --jitter 10ms   hold every byte 40-60 ms (bytes never overtake each other)
@@ -82,37 +100,70 @@ Examples:
   sockkit proxy --to unix:/tmp/echo.sock --reset-after 500ms --fraction 0.1 --json)");
   command_
       ->add_option("-l,--listen", listen_, "Where to listen: HOST:PORT, [IPv6]:PORT or unix:/path")
+      ->type_name("ADDR")
       ->capture_default_str();
   command_->add_option("--to", to_, "The server to relay to: HOST:PORT, [IPv6]:PORT or unix:/path")
+      ->type_name("ADDR")
       ->required();
   command_->add_option("--direction", direction_, "Where the faults apply: up, down or both")
+      ->type_name("DIRECTION")
       ->capture_default_str();
-  command_->add_option("--latency", latency_, "Hold every byte this long")->capture_default_str();
+  command_->add_option("--latency", latency_, "Hold every byte this long")
+      ->type_name("DURATION")
+      ->capture_default_str();
   command_->add_option("--jitter", jitter_, "Vary the latency by up to this much either way")
+      ->type_name("DURATION")
       ->capture_default_str();
-  command_->add_option("--bandwidth", bandwidth_, "Pass on at most this many bytes per second");
-  command_->add_option("--slice", slice_, "Write in pieces of this many bytes: N or MIN-MAX");
+  command_->add_option("--bandwidth", bandwidth_, "Pass on at most this many bytes per second")
+      ->type_name("BYTES/S");
+  command_->add_option("--slice", slice_, "Write in pieces of this many bytes: N or MIN-MAX")
+      ->type_name("SIZE[-MAX]");
   command_->add_option("--slice-delay", slice_delay_, "Wait this long between pieces")
+      ->type_name("DURATION")
       ->capture_default_str();
-  command_->add_option("--cut-after", cut_after_, "Close both sides after passing on this much");
-  command_->add_option("--reset-after", reset_after_,
-                       "Reset both sides this long after the connection opened");
-  command_->add_option("--blackhole-after", blackhole_after_,
-                       "From this long after opening, pass nothing (0: from the start)");
+  command_->add_option("--cut-after", cut_after_, "Close both sides after passing on this much")
+      ->type_name("SIZE");
+  command_
+      ->add_option("--reset-after", reset_after_,
+                   "Reset both sides this long after the connection opened")
+      ->type_name("DURATION");
+  command_
+      ->add_option("--blackhole-after", blackhole_after_,
+                   "From this long after opening, pass nothing (0: from the start)")
+      ->type_name("DURATION");
   command_->add_option("--slow-close", slow_close_, "Pass on an end of stream this much later")
+      ->type_name("DURATION")
       ->capture_default_str();
-  command_->add_option("--fraction", fraction_, "Share of connections faulted, 0 to 1")
-      ->capture_default_str();
-  command_->add_option("--seed", seed_, "Seed for jitter, slice sizes and --fraction")
-      ->capture_default_str();
+  add_number_option(*command_, "--fraction", fraction_, "Share of connections faulted", 0.0, 1.0);
+  add_number_option(*command_, "--seed", seed_, "Seed for jitter, slice sizes and --fraction",
+                    std::uint64_t{0}, std::numeric_limits<std::uint64_t>::max());
   command_->add_option("--buffer", buffer_, "Bytes held per direction before reading stops")
+      ->type_name("SIZE")
       ->capture_default_str();
   command_
-      ->add_option("--max-connections", max_connections_,
-                   "More clients are accepted and closed at once")
+      ->add_option("--max-buffer-memory", max_buffer_memory_,
+                   "All connections' buffered bytes together, never exceeded (0: no limit)")
+      ->type_name("SIZE")
+      ->capture_default_str();
+  add_number_option(*command_, "--max-connections", max_connections_,
+                    "More clients are accepted and closed at once (default: what "
+                    "--max-buffer-memory covers, --max-buffer-memory / (2 x --buffer))",
+                    std::size_t{1}, std::size_t{10'000'000})
+      ->default_str("");
+  command_
+      ->add_option("--stall-timeout", stall_timeout_,
+                   "Close a connection where bytes wait to move one way and none does for this "
+                   "long: its receiver reads nothing, or the memory budget stays spent (0: never)")
+      ->type_name("DURATION")
+      ->capture_default_str();
+  command_
+      ->add_option("--idle-timeout", idle_timeout_,
+                   "Close a connection silent both ways this long (0: never)")
+      ->type_name("DURATION")
       ->capture_default_str();
   command_
       ->add_option("--connect-timeout", connect_timeout_, "Give up reaching the server after this")
+      ->type_name("DURATION")
       ->capture_default_str();
   command_->add_flag("--json", json_, "Print the final counters as JSON on exit");
   command_->add_flag("-v,--verbose", verbose_, "Log each connection to stderr");
@@ -158,7 +209,17 @@ int ProxyCommand::run() {
     config.seed = seed_;
     config.buffer = parse_option("--buffer", buffer_, parse_size);
     if (config.buffer == 0) throw std::invalid_argument("--buffer: at least 1 byte");
-    config.max_connections = max_connections_;
+    config.max_buffer_memory = parse_option("--max-buffer-memory", max_buffer_memory_, parse_size);
+    if (max_connections_ > 0) {
+      config.max_connections = max_connections_;
+    } else if (config.max_buffer_memory > 0) {
+      config.max_connections =
+          std::max<std::size_t>(1, config.max_buffer_memory / (2 * config.buffer));
+    } else {
+      config.max_connections = 10'000;  // no budget asked for: the descriptors are the bound
+    }
+    config.stall_timeout = parse_option("--stall-timeout", stall_timeout_, parse_duration);
+    config.idle_timeout = parse_option("--idle-timeout", idle_timeout_, parse_duration);
     config.connect_timeout = parse_option("--connect-timeout", connect_timeout_, parse_duration);
     if (config.connect_timeout.count() <= 0) {
       throw std::invalid_argument("--connect-timeout: must be above 0");
@@ -166,8 +227,7 @@ int ProxyCommand::run() {
     config.listen = listen.resolve().front();
     config.upstream = to.resolve();
   } catch (const std::invalid_argument& e) {
-    std::cerr << "sockkit proxy: " << e.what() << "\nRun with --help for more information.\n";
-    return 2;
+    return usage_error("proxy", e.what());
   } catch (const std::exception& e) {
     std::cerr << "sockkit proxy: " << e.what() << "\n";
     return 1;
@@ -177,6 +237,7 @@ int ProxyCommand::run() {
   }
 
   block_stop_signals();
+  (void)sys::raise_open_file_limit(2 * config.max_connections + 64);  // two per connection
   std::optional<FaultProxy> proxy;
   try {
     proxy.emplace(config);
@@ -203,6 +264,7 @@ int ProxyCommand::run() {
       config.upstream.front().to_string(), faults,
       config.fraction < 1 ? fmt::format(" on {:g}% of connections", config.fraction * 100) : "");
   std::fflush(stdout);
+  warn_if_every_interface("proxy", listen_);
 
   {
     StopSignals signals([&proxy] { proxy->stop(); }, remove_socket_file(proxy->local_address()));
@@ -218,10 +280,10 @@ int ProxyCommand::run() {
     std::cout << to_json(stats).dump(2) << std::endl;
   } else {
     fmt::print(
-        "stats accepted={} faulted={} upstream_failed={} cut={} reset={} bytes_up={} "
-        "bytes_down={}\n",
-        stats.accepted, stats.faulted, stats.upstream_failed, stats.cut, stats.reset,
-        stats.bytes_up, stats.bytes_down);
+        "stats accepted={} faulted={} upstream_failed={} cut={} reset={} stalled={} idle={} "
+        "bytes_up={} bytes_down={} budget_pauses={}\n",
+        stats.accepted, stats.faulted, stats.upstream_failed, stats.cut, stats.reset, stats.stalled,
+        stats.idle, stats.bytes_up, stats.bytes_down, stats.budget_pauses);
   }
   return 0;
 }

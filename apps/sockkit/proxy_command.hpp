@@ -33,9 +33,12 @@ class ProxyCommand {
   std::string slow_close_ = "0";
   double fraction_ = 1.0;
   std::uint64_t seed_ = 1;
-  std::string buffer_ = "1MiB";
-  std::size_t max_connections_ = 10'000;
+  std::string buffer_ = "64KiB";
+  std::string max_buffer_memory_ = "256MiB";
+  std::size_t max_connections_ = 0;  // 0: what the budget covers (ProxyConfig::max_connections)
   std::string connect_timeout_ = "10s";
+  std::string stall_timeout_ = "30s";
+  std::string idle_timeout_ = "5m";
   bool json_ = false;
   bool verbose_ = false;
 };

@@ -14,6 +14,7 @@
 #include "sockkit/codec/byte_buffer.hpp"
 #include "sockkit/codec/frame_decoder.hpp"
 #include "sockkit/codec/frame_encoder.hpp"
+#include "sockkit/codec/text.hpp"
 #include "sockkit/sys/socket.hpp"
 #include "units.hpp"
 
@@ -115,6 +116,7 @@ int relay_stream(int socket, const net::Address& peer, const RelayOptions& optio
   codec::ByteBuffer to_peer;
   LineFramer framer(options.format);
   codec::FrameDecoder decoder(options.format);
+  std::string line;  // --framed: one frame's line of output, reused
   std::array<std::byte, 64 * 1024> buffer{};
   bool input_open = true;
   bool write_shut = false;
@@ -155,8 +157,8 @@ int relay_stream(int socket, const net::Address& peer, const RelayOptions& optio
         to_peer.append(std::span(buffer).first(n));
       }
       if (ec) {
-        return report(kExitFailed, fmt::format("an input line is longer than --max-frame ({})",
-                                               format_size(options.format.max_frame)));
+        return report(kExitBadInput, fmt::format("an input line is longer than --max-frame ({})",
+                                                 format_size(options.format.max_frame)));
       }
       last_traffic = now;
     }
@@ -201,8 +203,13 @@ int relay_stream(int socket, const net::Address& peer, const RelayOptions& optio
                 fmt::format("{} sent a frame of {} bytes, above --max-frame ({})", peer_name,
                             result.declared_size, format_size(options.format.max_frame)));
           }
-          write_output(options.output, result.frame, ec);
-          if (!ec) write_output(options.output, std::as_bytes(std::span("\n", 1)), ec);
+          // One line per frame, escaped as send prints bytes (\n, \xNN, \\), so a frame
+          // holding a newline stays one line and no escape sequence reaches a terminal. The
+          // quote given is the backslash, escaped anyway: quotes themselves print as they are.
+          line.clear();
+          codec::append_python_bytes_escaped(line, result.frame, '\\');
+          line += '\n';
+          write_output(options.output, std::as_bytes(std::span(line)), ec);
           if (ec) break;
         }
       }

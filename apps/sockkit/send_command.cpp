@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "exit_status.hpp"
+#include "options.hpp"
 #include "sockkit/codec/text.hpp"
 #include "sockkit/net/endpoint.hpp"
 #include "sockkit/net/error.hpp"
@@ -39,6 +40,37 @@ std::vector<std::byte> echo_exchange(net::StreamSocket& stream, std::span<const 
   return reply;
 }
 
+int print_until_close(net::StreamSocket& stream, bool hex) {
+  // Printed as it arrives, in constant memory (as nc does): one buffer, one reused line of
+  // output. The quote cannot depend on the whole reply, so it is always ' (a ' inside is
+  // \'), which reads back as the same bytes in Python. Whatever arrived before a timeout or
+  // a reset is printed before the error.
+  std::array<std::byte, 64 * 1024> buffer{};
+  std::string out = hex ? "Received " : "Received b'";
+  std::uint64_t total = 0;
+  std::error_code ec;
+  while (true) {
+    const auto n = stream.recv_some(buffer, ec);
+    if (ec || n == 0) break;
+    total += n;
+    const auto piece = std::span(buffer).first(n);
+    if (hex) {
+      out += format_hex(piece);
+    } else {
+      codec::append_python_bytes_escaped(out, piece, '\'');
+    }
+    std::cout << out << std::flush;
+    out.clear();
+  }
+  std::cout << (hex ? "" : "'") << std::endl;
+  if (ec) {
+    std::cerr << fmt::format("sockkit send: reply from {} ({} bytes arrived): {}\n",
+                             stream.peer_address().to_string(), total, ec.message());
+    return exit_status_for(ec);
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 SendCommand::SendCommand(CLI::App& parent) {
@@ -60,8 +92,10 @@ Examples:
   sockkit send unix:/tmp/echo.sock --framed one two
   sockkit send example.org:80 $'GET / HTTP/1.0\r\n\r\n' --until-close)");
   command_->add_option("ADDR", target_, "HOST:PORT, [IPv6]:PORT or unix:/path")
+      ->type_name("ADDR")
       ->capture_default_str();
-  command_->add_option("MESSAGE", messages_, "What to send (default: 'Hello, world')");
+  command_->add_option("MESSAGE", messages_, "What to send (default: 'Hello, world')")
+      ->type_name("MESSAGE");
   command_->add_flag("--framed", framed_,
                      "Send each MESSAGE as a length-prefixed frame (4-byte big-endian length) "
                      "and read one frame back for each");
@@ -71,10 +105,13 @@ Examples:
                      "Send every MESSAGE, shut down the sending side, and print all that "
                      "arrives until the server closes");
   command_->add_option("--connect-timeout", connect_timeout_, "Give up connecting after this")
+      ->type_name("DURATION")
       ->capture_default_str();
   command_->add_option("--timeout", timeout_, "Give up when a reply stalls this long")
+      ->type_name("DURATION")
       ->capture_default_str();
   command_->add_option("--max-frame", max_frame_, "--framed: the largest reply frame accepted")
+      ->type_name("SIZE")
       ->capture_default_str();
 }
 
@@ -91,7 +128,8 @@ int SendCommand::run() {
     timeout = parse_option("--timeout", timeout_, parse_duration);
     format.max_frame = parse_option("--max-frame", max_frame_, parse_size);
     if (framed_ && until_close_) throw UsageError("--framed and --until-close do not go together");
-    if (messages_.empty()) messages_.emplace_back("Hello, world");
+    if (messages_.empty())
+      messages_.emplace_back(hex_ ? "48656c6c6f2c20776f726c64" : "Hello, world");
     for (const auto& text : messages_) {
       if (hex_) {
         messages.push_back(parse_option("MESSAGE", text, parse_hex));
@@ -101,8 +139,7 @@ int SendCommand::run() {
       }
     }
   } catch (const std::invalid_argument& e) {
-    std::cerr << "sockkit send: " << e.what() << "\nRun with --help for more information.\n";
-    return kExitUsage;
+    return usage_error("send", e.what());
   }
 
   const auto show = [this](std::span<const std::byte> reply) {
@@ -116,13 +153,7 @@ int SendCommand::run() {
     if (until_close_) {
       for (const auto& message : messages) stream.send_all(message);
       stream.shutdown_write();
-      std::vector<std::byte> reply;
-      std::array<std::byte, 64 * 1024> buffer{};
-      while (const auto n = stream.recv_some(buffer)) {
-        reply.insert(reply.end(), buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(n));
-      }
-      show(reply);
-      return kExitOk;
+      return print_until_close(stream, hex_);
     }
     std::vector<std::byte> frame;
     for (const auto& message : messages) {

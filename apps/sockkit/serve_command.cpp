@@ -12,9 +12,11 @@
 #include <thread>
 
 #include "connection_log.hpp"
+#include "options.hpp"
 #include "privileges.hpp"
 #include "sockkit/net/endpoint.hpp"
 #include "sockkit/server/engine.hpp"
+#include "sockkit/sys/file.hpp"
 #include "stats_signal.hpp"
 #include "stop_signals.hpp"
 #include "units.hpp"
@@ -91,6 +93,20 @@ void parse_keepalive(const std::string& text, server::ServerConfig& config) {
   config.keepalive_count = value;
 }
 
+// "0660", "660", "0600": permission bits in octal, at least the owner's read and write
+// (without them the server's own user could not use the socket).
+unsigned parse_unix_mode(const std::string& text) {
+  unsigned mode = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), mode, 8);
+  if (error != std::errc{} || end != text.data() + text.size() || mode > 0777 ||
+      (mode & 0600) != 0600) {
+    throw UsageError("--unix-mode: '" + text +
+                     "' is not permission bits in octal with the owner's read and write "
+                     "(0600 to 0777, e.g. 0660)");
+  }
+  return mode;
+}
+
 }  // namespace
 
 ServeCommand::ServeCommand(CLI::App& parent) {
@@ -98,12 +114,12 @@ ServeCommand::ServeCommand(CLI::App& parent) {
   keepalive_ = fmt::format("{}s,{}s,{}", defaults.keepalive_idle.count(),
                            defaults.keepalive_interval.count(), defaults.keepalive_count);
   tcp_user_timeout_ = fmt::format("{}s", defaults.tcp_user_timeout.count() / 1000);
-  socket_send_buffer_ = format_size(defaults.socket_send_buffer);
-  socket_unsent_limit_ = format_size(defaults.socket_unsent_limit);
-  max_buffer_memory_ = format_size(defaults.max_buffer_memory);
+  socket_send_buffer_ = format_size_exact(defaults.socket_send_buffer);
+  socket_unsent_limit_ = format_size_exact(defaults.socket_unsent_limit);
+  max_buffer_memory_ = format_size_exact(defaults.max_buffer_memory);
   uring_queue_depth_ = defaults.uring.queue_depth;
   uring_buffers_ = defaults.uring.buffer_count;
-  uring_buffer_size_ = format_size(defaults.uring.buffer_size);
+  uring_buffer_size_ = format_size_exact(defaults.uring.buffer_size);
   command_ = parent.add_subcommand(
       "serve", "Run an echo server (the tutorial's, by default) on any of sockkit's engines");
   command_->footer(R"(
@@ -127,76 +143,106 @@ Examples:
   command_
       ->add_option("-l,--listen", listen_,
                    "HOST:PORT, [IPv6]:PORT, :PORT (every interface) or unix:/path")
+      ->type_name("ADDR")
       ->capture_default_str();
   command_
       ->add_option("-e,--engine", engine_,
                    "auto (io_uring if the kernel allows, else epoll), iterative, threaded, "
                    "epoll or uring")
+      ->type_name("ENGINE")
       ->capture_default_str();
-  command_->add_option("-t,--threads", threads_, "epoll and uring: event loops (0: one per core)")
-      ->capture_default_str();
+  add_number_option(*command_, "-t,--threads", threads_,
+                    "epoll and uring: event loops (0: one per core)", std::size_t{0},
+                    std::size_t{1024});
   command_->add_option("-p,--protocol", protocol_, "echo, framed-echo or discard")
+      ->type_name("PROTOCOL")
       ->capture_default_str();
-  command_
-      ->add_option("--max-connections", max_connections_,
-                   "More clients are accepted and closed at once")
-      ->capture_default_str();
+  add_number_option(*command_, "--max-connections", max_connections_,
+                    "More clients are accepted and closed at once", std::size_t{1},
+                    std::size_t{10'000'000});
   command_->add_option("--idle-timeout", idle_timeout_, "Close a connection silent this long")
+      ->type_name("DURATION")
       ->capture_default_str();
   command_
       ->add_option("--send-timeout", send_timeout_,
                    "Close a client that takes no replies for this long")
+      ->type_name("DURATION")
       ->capture_default_str();
   command_
       ->add_option("--frame-timeout", frame_timeout_,
                    "framed-echo: a frame must arrive within this of its first byte")
+      ->type_name("DURATION")
       ->capture_default_str();
   command_->add_option("--drain-timeout", drain_timeout_, "After a stop signal, wait this long")
+      ->type_name("DURATION")
+      ->capture_default_str();
+  command_
+      ->add_option("--turn-limit", turn_limit_,
+                   "iterative (one client at a time): a client served this long is closed as "
+                   "soon as another waits, so one slow client cannot hold the server; a client "
+                   "alone is never cut (0: no limit)")
+      ->type_name("DURATION")
       ->capture_default_str();
   command_->add_option("--max-frame", max_frame_, "framed-echo: the largest frame accepted")
+      ->type_name("SIZE")
       ->capture_default_str();
   command_
       ->add_option("--high-water-mark", high_water_mark_,
                    "Stop reading a client with this much unsent reply")
+      ->type_name("SIZE")
       ->capture_default_str();
   command_
       ->add_option("--max-buffer-memory", max_buffer_memory_,
                    "All clients' unsent replies together (0: no limit); once spent, a client "
                    "holding replies is not read until they go")
+      ->type_name("SIZE")
       ->capture_default_str();
-  command_->add_option("--backlog", backlog_, "Pending connections the kernel queues")
-      ->capture_default_str();
+  add_number_option(*command_, "--backlog", backlog_,
+                    "Pending connections the kernel queues (it caps them at net.core.somaxconn)", 1,
+                    65535);
   command_
       ->add_option("--keepalive", keepalive_,
                    "TCP keepalive IDLE,INTERVAL,COUNT: probe a silent peer after IDLE, every "
                    "INTERVAL, and give up after COUNT unanswered (0: off)")
+      ->type_name("IDLE,INTERVAL,COUNT")
       ->capture_default_str();
   command_
       ->add_option("--tcp-user-timeout", tcp_user_timeout_,
                    "Close a connection whose sent data stays unacknowledged this long (0: the "
                    "kernel's default)")
+      ->type_name("DURATION")
       ->capture_default_str();
   command_
       ->add_option("--socket-send-buffer", socket_send_buffer_,
                    "Each client's kernel send buffer (SO_SNDBUF; 0: the kernel's autotuning)")
+      ->type_name("SIZE")
       ->capture_default_str();
   command_
       ->add_option("--socket-unsent-limit", socket_unsent_limit_,
                    "TCP: the most replies the kernel holds unsent for one client "
                    "(TCP_NOTSENT_LOWAT; 0: the kernel's default, no limit)")
+      ->type_name("SIZE")
       ->capture_default_str();
-  command_->add_option("--uring-queue-depth", uring_queue_depth_, "uring: submission queue entries")
+  add_number_option(*command_, "--uring-queue-depth", uring_queue_depth_,
+                    "uring: submission queue entries", 2U, 32768U);
+  add_number_option(*command_, "--uring-buffers", uring_buffers_,
+                    "uring: receive buffers per loop (a power of two)", 1U, 32768U);
+  command_->add_option("--uring-buffer-size", uring_buffer_size_, "uring: each receive buffer")
+      ->type_name("SIZE")
       ->capture_default_str();
   command_
-      ->add_option("--uring-buffers", uring_buffers_,
-                   "uring: receive buffers per loop (a power of two, at most 32768)")
+      ->add_option("--unix-mode", unix_mode_,
+                   "unix:/path: the socket file's permissions, in octal (0660: owner and group "
+                   "may connect), whatever the umask")
+      ->type_name("OCTAL")
       ->capture_default_str();
-  command_->add_option("--uring-buffer-size", uring_buffer_size_, "uring: each receive buffer")
-      ->capture_default_str();
-  command_->add_option("--user", user_,
-                       "Once listening, run as this user (its own group, no others, no "
-                       "capabilities): start as root for a port below 1024, then drop root");
-  command_->add_option("--stats-interval", stats_interval_, "Print a stats line this often");
+  command_
+      ->add_option("--user", user_,
+                   "Once listening, run as this user (its own group, no others, no "
+                   "capabilities): start as root for a port below 1024, then drop root")
+      ->type_name("USER");
+  command_->add_option("--stats-interval", stats_interval_, "Print a stats line this often")
+      ->type_name("DURATION");
   command_->add_flag("--json", json_,
                      "Print the final stats as JSON on exit (and each --stats-interval line as "
                      "one line of JSON); \"time\" is when they were read, in Unix seconds");
@@ -209,12 +255,10 @@ int ServeCommand::run() {
   server::ServerConfig config;
   server::EngineKind engine_kind{};
   std::chrono::milliseconds interval{0};
-  bool every_interface = false;
   std::optional<Account> account;
   try {
     const auto endpoint = parse_option(
         "--listen", listen_, [](const std::string& t) { return net::Endpoint::parse(t); });
-    every_interface = !listen_.empty() && listen_.front() == ':';
     config.listen = endpoint.resolve().front();
     if (engine_ == "auto") {
       // io_uring where the kernel allows it, else epoll, and say so once.
@@ -245,6 +289,7 @@ int ServeCommand::run() {
     config.send_timeout = parse_option("--send-timeout", send_timeout_, parse_duration);
     config.frame_timeout = parse_option("--frame-timeout", frame_timeout_, parse_duration);
     config.drain_timeout = parse_option("--drain-timeout", drain_timeout_, parse_duration);
+    config.turn_limit = parse_option("--turn-limit", turn_limit_, parse_duration);
     config.frames.max_frame = parse_option("--max-frame", max_frame_, parse_size);
     config.high_water_mark = parse_option("--high-water-mark", high_water_mark_, parse_size);
     config.max_buffer_memory = parse_option("--max-buffer-memory", max_buffer_memory_, parse_size);
@@ -265,12 +310,10 @@ int ServeCommand::run() {
     if (!stats_interval_.empty()) {
       interval = parse_option("--stats-interval", stats_interval_, parse_duration);
     }
+    config.unix_mode = parse_unix_mode(unix_mode_);
     if (!user_.empty()) account = find_account(user_);
-    if (config.max_connections == 0)
-      throw std::invalid_argument("--max-connections must be at least 1");
   } catch (const std::invalid_argument& e) {
-    std::cerr << "sockkit serve: " << e.what() << "\n";
-    return 2;
+    return usage_error("serve", e.what());
   } catch (const std::exception& e) {
     std::cerr << "sockkit serve: " << e.what() << "\n";
     return 1;
@@ -305,24 +348,27 @@ int ServeCommand::run() {
       }
     }
   } catch (const std::invalid_argument& e) {  // sizes the engine cannot use
-    std::cerr << "sockkit serve: " << e.what() << "\nRun with --help for more information.\n";
-    return 2;
+    return usage_error("serve", e.what());
   } catch (const std::exception& e) {
     std::cerr << "sockkit serve: " << e.what() << "\n";
     return 1;
   }
   if (account) {
     try {
+      if (config.listen.family() == net::Address::Family::unix_path) {
+        // The socket file was made as root: give it to the server's user, who can then
+        // remove it on exit wherever the folder lets it (a sticky /tmp does).
+        std::error_code ec;
+        sys::change_owner(engine->local_address().host(), account->uid, account->gid, ec);
+        if (ec) throw std::system_error(ec, "--user: giving the socket file to " + account->name);
+      }
       become(*account);  // listening already: nothing else needs root
     } catch (const std::exception& e) {
       std::cerr << "sockkit serve: " << e.what() << "\n";
       return 1;
     }
   }
-  if (every_interface) {
-    std::cerr << "sockkit serve: warning: listening on every interface; other machines can "
-                 "connect (use 127.0.0.1:PORT for this machine only)\n";
-  }
+  warn_if_every_interface("serve", listen_);
   std::mutex print_mutex;  // the interval and SIGUSR1 lines come from two threads
   const auto print_stats = [&] {
     const auto now = read_stats(*engine);

@@ -27,6 +27,7 @@ class ServeCommand {
   std::string send_timeout_ = "30s";
   std::string frame_timeout_ = "30s";
   std::string drain_timeout_ = "5s";
+  std::string turn_limit_ = "30s";
   std::string max_frame_ = "1MiB";
   std::string high_water_mark_ = "256KiB";
   int backlog_ = 511;
@@ -38,6 +39,7 @@ class ServeCommand {
   unsigned uring_queue_depth_ = 0;
   unsigned uring_buffers_ = 0;
   std::string uring_buffer_size_;
+  std::string unix_mode_ = "0660";
   std::string user_;
   std::string stats_interval_;
   bool json_ = false;

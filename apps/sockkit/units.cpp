@@ -102,6 +102,7 @@ std::pair<std::size_t, std::size_t> parse_size_range(std::string_view text) {
 }
 
 double parse_rate(std::string_view text) {
+  const auto given = text;
   if (text.ends_with("/s")) text.remove_suffix(2);
   const auto [number, unit] = split_number(text, "rate (e.g. 1000/s, 2.5k/s)");
   double scale = 1;
@@ -112,7 +113,11 @@ double parse_rate(std::string_view text) {
   } else if (!unit.empty()) {
     throw std::invalid_argument(fmt::format("'{}': unknown rate unit '{}'", text, unit));
   }
-  return number * scale;
+  const double rate = number * scale;
+  if (rate <= 0 || rate > 1e9) {
+    throw std::invalid_argument(fmt::format("'{}' is not a rate above 0 and at most 1G/s", given));
+  }
+  return rate;
 }
 
 double parse_byte_rate(std::string_view text) {
@@ -169,6 +174,15 @@ std::string format_size(std::size_t bytes) {
   if (bytes >= 1024 * 1024) return fmt::format("{:.3g} MiB", b / (1024.0 * 1024));
   if (bytes >= 1024) return fmt::format("{:.3g} KiB", b / 1024.0);
   return fmt::format("{} B", bytes);
+}
+
+std::string format_size_exact(std::size_t bytes) {
+  for (const auto& [unit, scale] :
+       {std::pair{"GiB", std::size_t{1} << 30}, std::pair{"MiB", std::size_t{1} << 20},
+        std::pair{"KiB", std::size_t{1} << 10}}) {
+    if (bytes != 0 && bytes % scale == 0) return fmt::format("{}{}", bytes / scale, unit);
+  }
+  return std::to_string(bytes);
 }
 
 std::string format_count(std::uint64_t value) {

@@ -39,7 +39,7 @@ std::size_t parse_size(std::string_view text);
 std::size_t parse_size_at_most(std::string_view text, std::size_t most);
 /// "64" (fixed) or "16-4KiB" (a range, inclusive).
 std::pair<std::size_t, std::size_t> parse_size_range(std::string_view text);
-/// "1000", "1000/s", "2.5k/s".
+/// "1000", "1000/s", "2.5k/s": above 0, at most 1e9 per second.
 double parse_rate(std::string_view text);
 /// Bytes per second: a size with an optional "/s": "64KiB/s", "1MiB", "8000/s".
 double parse_byte_rate(std::string_view text);
@@ -54,6 +54,8 @@ std::string format_hex(std::span<const std::byte> bytes);
 std::string format_duration(std::chrono::nanoseconds value);
 /// "64 B", "4 KiB", "1.5 MiB".
 std::string format_size(std::size_t bytes);
+/// The same size exactly, as an option takes it: "256MiB", "1536KiB", "100".
+std::string format_size_exact(std::size_t bytes);
 /// 1234567 -> "1,234,567".
 std::string format_count(std::uint64_t value);
 

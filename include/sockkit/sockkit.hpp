@@ -26,5 +26,6 @@
 #include "sockkit/proto/protocol.hpp"
 #include "sockkit/sys/error.hpp"
 #include "sockkit/sys/fd.hpp"
+#include "sockkit/sys/file.hpp"
 #include "sockkit/sys/socket.hpp"
 #include "sockkit/sys/socket_options.hpp"

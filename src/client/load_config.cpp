@@ -31,12 +31,14 @@ void LoadCounters::merge(const LoadCounters& other) noexcept {
   bytes_received += other.bytes_received;
   connects += other.connects;
   mismatches += other.mismatches;
+  framing_errors += other.framing_errors;
   early_closes += other.early_closes;
   resets += other.resets;
   connect_errors += other.connect_errors;
   other_errors += other.other_errors;
   overflows += other.overflows;
   held += other.held;
+  unanswered += other.unanswered;
 }
 
 double LoadReport::messages_per_second() const noexcept {

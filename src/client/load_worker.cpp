@@ -121,6 +121,7 @@ void LoadGenerator::Worker::run() {
     stopped_ = end_;  // the hold time is what was measured; the probes come after it
     for (const auto& c : connections_) counters_.held += c.probes_answered >= 2 ? 1 : 0;
   }
+  for (const auto& c : connections_) counters_.unanswered += c.messages.size();
   for (auto& c : connections_) c.fd.reset();
 }
 
@@ -217,9 +218,7 @@ void LoadGenerator::Worker::on_readable(Connection& c, Clock::time_point now) {
     const auto expected = c.inflight.readable();
     const std::size_t written = expected.size() - c.unsent;
     if (n > written || std::memcmp(read_buffer_.data(), expected.data(), n) != 0) {
-      fail(c, Failure::mismatch,
-           "echo mismatch on connection " + std::to_string(c.id) + " within bytes " +
-               std::to_string(c.received) + "-" + std::to_string(c.received + n));
+      on_mismatch(c, std::span(read_buffer_).first(n), expected.first(std::min(n, written)));
       return;
     }
     c.inflight.consume(n);
@@ -232,6 +231,35 @@ void LoadGenerator::Worker::on_readable(Connection& c, Clock::time_point now) {
       if (c.state != State::open) return;
     }
     if (n < read_buffer_.size()) return;  // drained
+  }
+}
+
+// Bytes that are not the echo: a framing error when the first wrong byte is in a frame's
+// header (the server's framing is off, and every later byte would differ too), else a
+// payload mismatch.
+void LoadGenerator::Worker::on_mismatch(Connection& c, std::span<const std::byte> got,
+                                        std::span<const std::byte> expected) {
+  std::size_t first = 0;
+  while (first < got.size() && first < expected.size() && got[first] == expected[first]) ++first;
+  const std::uint64_t offset = c.received + first;
+  bool in_header = false;
+  if (config_.framed) {
+    for (std::size_t i = 0; i < c.messages.size(); ++i) {
+      const auto& m = c.messages.at(i);
+      if (offset >= m.start && offset < m.end) {
+        in_header = offset < m.start + config_.frames.header_bytes;
+        break;
+      }
+    }
+  }
+  if (in_header) {
+    fail(c, Failure::framing,
+         "framing error on connection " + std::to_string(c.id) + " at byte " +
+             std::to_string(offset) + ": the reply's frame header is not the one sent");
+  } else {
+    fail(c, Failure::mismatch,
+         "echo mismatch on connection " + std::to_string(c.id) + " within bytes " +
+             std::to_string(c.received) + "-" + std::to_string(c.received + got.size()));
   }
 }
 
@@ -278,7 +306,7 @@ void LoadGenerator::Worker::enqueue(Connection& c, Clock::time_point intended,
   c.inflight.append(std::span(pattern_).subspan((c.sequence * 61) % 4096, size - head));
   c.unsent += total;
   c.enqueued += total;
-  c.messages.push({c.enqueued, intended});
+  c.messages.push({c.enqueued - total, c.enqueued, intended});
   ++c.sequence;
   flush(c, now);
 }
@@ -318,6 +346,7 @@ void LoadGenerator::Worker::fail(Connection& c, Failure kind, const std::string&
     case Failure::reset: ++counters_.resets; break;
     case Failure::early_close: ++counters_.early_closes; break;
     case Failure::mismatch: ++counters_.mismatches; break;
+    case Failure::framing: ++counters_.framing_errors; break;
     case Failure::other: ++counters_.other_errors; break;
   }
   if (first_error_.empty()) first_error_ = what;
@@ -327,6 +356,10 @@ void LoadGenerator::Worker::fail(Connection& c, Failure kind, const std::string&
   c.inflight.clear();
   c.unsent = 0;
   c.messages.clear();
+  // The next connection's stream starts at offset 0 again: bytes sent here and never
+  // echoed must not push its messages' ends past what it will echo.
+  c.enqueued = 0;
+  c.received = 0;
   c.probes_answered = 0;
   c.deadline = Clock::now() + kRetryDelay;  // then housekeeping connects it again
 }

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <random>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,7 @@ class LoadGenerator::Worker {
   enum class State { idle, connecting, open };
 
   struct Message {
+    std::uint64_t start;         // stream offset of the message's first byte (its header's)
     std::uint64_t end;           // stream offset just past the message's last byte
     Clock::time_point intended;  // when it was meant to be sent (latency starts here)
   };
@@ -67,6 +69,9 @@ class LoadGenerator::Worker {
       ++count_;
     }
     [[nodiscard]] const Message& front() const noexcept { return ring_[head_]; }
+    [[nodiscard]] const Message& at(std::size_t i) const noexcept {
+      return ring_[(head_ + i) % ring_.size()];
+    }
     void pop() noexcept {
       head_ = (head_ + 1) % ring_.size();
       --count_;
@@ -104,12 +109,14 @@ class LoadGenerator::Worker {
     std::minstd_rand sizes;
   };
 
-  enum class Failure { connect, reset, early_close, mismatch, other };
+  enum class Failure { connect, reset, early_close, mismatch, framing, other };
 
   void start_connect(Connection& c, Clock::time_point now);
   void on_connected(Connection& c, Clock::time_point now);
   void on_event(Connection& c, std::uint32_t events, Clock::time_point now);
   void on_readable(Connection& c, Clock::time_point now);
+  void on_mismatch(Connection& c, std::span<const std::byte> got,
+                   std::span<const std::byte> expected);
   void on_message_done(Connection& c, const Message& m, Clock::time_point now);
   void enqueue(Connection& c, Clock::time_point intended, Clock::time_point now);
   void flush(Connection& c, Clock::time_point now);

@@ -4,6 +4,7 @@
 
 #include "socket_helpers.hpp"
 #include "sockkit/net/error.hpp"
+#include "sockkit/sys/file.hpp"
 #include "sockkit/sys/socket.hpp"
 #include "sockkit/sys/socket_options.hpp"
 
@@ -44,6 +45,13 @@ void bind_and_listen(int fd, const Address& address, const ListenOptions& option
     check_stale_unix_path(address, ec);
     if (!ec) sys::unlink_path(address.host(), ec);
     if (!ec) sys::bind(fd, address.data(), address.size(), ec);
+  }
+  if (!ec && address.family() == Address::Family::unix_path && options.unix_mode != 0) {
+    sys::change_mode(address.host(), options.unix_mode, ec);
+    if (ec) {
+      std::error_code ignored;  // bound, but not as asked: take the file away again
+      sys::unlink_path(address.host(), ignored);
+    }
   }
   if (!ec) sys::listen(fd, options.backlog, ec);
 }

@@ -4,6 +4,7 @@
 
 #include <array>
 
+#include "sockkit/sys/resources.hpp"
 #include "sockkit/sys/socket.hpp"
 
 namespace sockkit::server::detail {
@@ -27,6 +28,7 @@ sys::Fd BlockingEngineBase::accept_next() {
     std::array<pollfd, 2> watched{pollfd{listener_.native_handle(), POLLIN, 0},
                                   pollfd{stop_.fd(), POLLIN, 0}};
     if (::poll(watched.data(), watched.size(), static_cast<int>(kReapEvery.count())) <= 0) {
+      if (budget_.take_give_back()) sys::give_back_free_memory();
       return {};  // a timeout (or a signal): the caller gets a chance to do its chores
     }
     if (stop_.requested()) break;
@@ -54,7 +56,7 @@ void IterativeEngine::run() {
     sys::Fd fd = accept_next();
     if (!fd) continue;
     counters_.accepted();
-    serve_blocking(std::move(fd), {config_, counters_, stop_, budget_});
+    serve_blocking(std::move(fd), {config_, counters_, stop_, budget_, listener_.native_handle()});
   }
 }
 

@@ -29,6 +29,8 @@ proto::CloseReason serve_blocking(sys::Fd fd, const SessionContext& context) noe
   Session& session = *made;
   std::array<std::byte, 64 * 1024> buffer;  // NOLINT: filled by recv before any read
   std::error_code ec;
+  const bool takes_turns = context.turns_on >= 0 && context.config.turn_limit.count() > 0;
+  const auto turn_over = Clock::now() + context.config.turn_limit;
 
   const auto finish = [&](proto::CloseReason reason) {
     end_session(fd.get(), session, reason);
@@ -44,22 +46,26 @@ proto::CloseReason serve_blocking(sys::Fd fd, const SessionContext& context) noe
       return finish(*reason);
     }
 
-    // Sleep until the socket or the doorbell is ready, or the nearest deadline.
+    // Sleep until the socket or the doorbell is ready, or the nearest deadline; once the
+    // turn is over, a client arriving on the listener wakes it too (and ends this one).
     const bool reading = session.wants_read();
-    std::array<pollfd, 2> watched{
+    const bool turn_is_over = takes_turns && now >= turn_over;
+    std::array<pollfd, 3> watched{
         pollfd{fd.get(),
                static_cast<short>((reading ? POLLIN : 0) | (session.wants_write() ? POLLOUT : 0)),
                0},
-        pollfd{draining ? -1 : context.stop.fd(), POLLIN, 0}};
-    const auto wait = std::chrono::ceil<std::chrono::milliseconds>(
-                          session.next_deadline(draining, context.stop.deadline()) - now)
-                          .count();
+        pollfd{draining ? -1 : context.stop.fd(), POLLIN, 0},
+        pollfd{turn_is_over && !draining ? context.turns_on : -1, POLLIN, 0}};
+    auto deadline = session.next_deadline(draining, context.stop.deadline());
+    if (takes_turns && !turn_is_over) deadline = std::min(deadline, turn_over);
+    const auto wait = std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count();
     if (::poll(watched.data(), watched.size(),
                static_cast<int>(std::clamp<long long>(wait, 0, 60'000))) < 0 &&
         errno != EINTR) {
       return finish(proto::CloseReason::error);
     }
     now = Clock::now();
+    if (watched[2].revents & POLLIN) return finish(proto::CloseReason::turn_over);
 
     if (reading && (watched[0].revents & (POLLIN | POLLHUP | POLLERR))) {
       for (std::size_t reads = 0; reads < kReadsPerWakeup && session.wants_read(); ++reads) {

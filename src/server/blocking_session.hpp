@@ -13,6 +13,9 @@ struct SessionContext {
   StatsCounters& stats;
   const StopSignal& stop;
   BufferBudget& budget;
+  /// The iterative engine's listener: after `config.turn_limit`, a client waiting on it
+  /// ends this one's turn. -1: no turns (a thread per client).
+  int turns_on = -1;
 };
 
 /// Serves `fd` (non-blocking, as accepted) with a fresh protocol until the

@@ -65,7 +65,23 @@ class ThrottledLog {
 class BufferBudget {
  public:
   explicit BufferBudget(std::size_t limit) noexcept : limit_(limit) {}
-  void charge(std::size_t bytes) noexcept { used_.fetch_add(bytes, std::memory_order_relaxed); }
+  void charge(std::size_t bytes) noexcept {
+    const auto now = used_.fetch_add(bytes, std::memory_order_relaxed) + bytes;
+    auto peak = peak_.load(std::memory_order_relaxed);
+    while (now > peak && !peak_.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+    }
+  }
+  /// True (to one caller) once what is charged has fallen to a quarter of a peak of at
+  /// least 4 MiB: the buffers a burst or an attack grew are free, and the caller gives the
+  /// memory back to the system (sys::give_back_free_memory), which the allocator would
+  /// otherwise keep.
+  [[nodiscard]] bool take_give_back() noexcept {
+    const auto used = used_.load(std::memory_order_relaxed);
+    auto peak = peak_.load(std::memory_order_relaxed);
+    if (peak < kGiveBackAfter || used > peak / 4) return false;
+    return peak_.compare_exchange_strong(peak, 0, std::memory_order_relaxed);  // a new peak
+  }
+  static constexpr std::size_t kGiveBackAfter = 4 * 1024 * 1024;
   void release(std::size_t bytes) noexcept { used_.fetch_sub(bytes, std::memory_order_relaxed); }
   /// Everything is spent: clients holding unsent replies are not read until they go.
   [[nodiscard]] bool exhausted() const noexcept {
@@ -96,6 +112,7 @@ class BufferBudget {
  private:
   std::size_t limit_;
   std::atomic<std::size_t> used_{0};
+  std::atomic<std::size_t> peak_{0};  // the most used since memory was last given back
   std::atomic<std::size_t> promised_{0};
   std::atomic<std::uint64_t> pauses_{0};
 };

@@ -8,6 +8,7 @@
 #include "session.hpp"
 #include "sockkit/sys/epoll.hpp"
 #include "sockkit/sys/error.hpp"
+#include "sockkit/sys/resources.hpp"
 #include "sockkit/sys/socket.hpp"
 
 namespace sockkit::server::detail {
@@ -137,6 +138,7 @@ void EpollEngine::Loop::run() {
       }
     }
     if (now >= next_tick) {
+      if (engine_.budget_.take_give_back()) sys::give_back_free_memory();
       check_deadlines(now, draining_);
       next_tick = now + kDeadlineTick;
       if (accepting_again_at_ && now >= *accepting_again_at_) accepting_again_at_.reset();

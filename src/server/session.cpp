@@ -16,7 +16,8 @@ constexpr auto kQuietAtStop = 100ms;
 // Once replies have waited this long, the kernel is asked this often whether the client
 // is taking them.
 constexpr auto kUnsentCheckAfter = 250ms;
-constexpr auto kUnsentRecheck = 50ms;
+constexpr auto kUnsentRecheck = 50ms;  // the first recheck; doubles while nothing moves
+constexpr auto kUnsentRecheckMost = 1s;
 
 net::Address peer_of(int fd) noexcept {
   if (fd < 0) return {};
@@ -42,7 +43,8 @@ Session::Session(const ServerConfig& config, BufferBudget& budget, Clock::time_p
       budget_(budget),
       protocol_(proto::make_protocol(config.protocol, config.frames)),
       last_traffic_(now),
-      last_progress_(now) {
+      last_progress_(now),
+      unsent_recheck_(kUnsentRecheck) {
   if (config_.on_connection) {
     watch_ = std::make_unique<Watch>(Watch{.peer = peer_of(peer_fd)});
     notify({.kind = ConnectionEvent::Kind::opened, .peer = watch_->peer});
@@ -143,6 +145,7 @@ void Session::on_sent(std::size_t count, Clock::time_point now) {
   if (count > 0) {
     last_traffic_ = last_progress_ = now;
     last_unsent_ = kUnknown;  // the kernel's queue grew: the next check starts afresh
+    unsent_recheck_ = kUnsentRecheck;
     kernel_may_hold_ = true;  // until a check finds its queue empty
   }
 }
@@ -152,12 +155,21 @@ Clock::duration Session::unsent_check_after() const noexcept {
 }
 
 bool Session::wants_unsent_check(Clock::time_point now) const noexcept {
-  return (!out_.empty() || kernel_may_hold_) && now - last_progress_ >= unsent_check_after() &&
-         now - last_unsent_check_ >= kUnsentRecheck;
+  if (out_.empty() && !kernel_may_hold_) return false;
+  if (now - last_progress_ < unsent_check_after()) return false;
+  // The send timeout is due: one last look before it closes a client that did read.
+  const auto timeout_at = last_progress_ + config_.send_timeout;
+  if (now >= timeout_at && last_unsent_check_ < timeout_at) return true;
+  return now - last_unsent_check_ >= unsent_recheck_;
 }
 
 void Session::on_unsent(std::size_t bytes, Clock::time_point now) noexcept {
-  if (last_unsent_ != kUnknown && bytes < last_unsent_) last_progress_ = now;
+  if (last_unsent_ != kUnknown && bytes < last_unsent_) {
+    last_progress_ = now;
+    unsent_recheck_ = kUnsentRecheck;
+  } else if (last_unsent_ != kUnknown) {
+    unsent_recheck_ = std::min<Clock::duration>(2 * unsent_recheck_, kUnsentRecheckMost);
+  }
   last_unsent_ = bytes;
   last_unsent_check_ = now;
   if (bytes == 0) kernel_may_hold_ = false;  // delivered: nothing is owed there
@@ -193,8 +205,8 @@ Clock::time_point Session::next_deadline(bool draining,
                                          Clock::time_point drain_deadline) const noexcept {
   auto wake = owes() ? last_progress_ + config_.send_timeout : last_traffic_ + config_.idle_timeout;
   if (!out_.empty() || kernel_may_hold_) {
-    wake = std::min(
-        wake, std::max(last_progress_ + unsent_check_after(), last_unsent_check_ + kUnsentRecheck));
+    wake = std::min(wake, std::max(last_progress_ + unsent_check_after(),
+                                   last_unsent_check_ + unsent_recheck_));
   }
   if (message_started_) wake = std::min(wake, *message_started_ + config_.frame_timeout);
   if (draining) {

@@ -85,6 +85,8 @@ class Session {
   /// Also asked once replies have all gone to the kernel, until it is seen to have delivered
   /// them: a client that never reads may have sent less than the kernel's buffers hold, and
   /// its replies then sit in the kernel, not here, yet the send timeout applies to them.
+  /// The checks grow further apart while nothing moves (50 ms, doubling, to at most a
+  /// second), and one is always made when the send timeout falls due, before it closes.
   [[nodiscard]] bool wants_unsent_check(Clock::time_point now) const noexcept;
   /// The kernel holds `bytes` for the client: less than last time is progress.
   void on_unsent(std::size_t bytes, Clock::time_point now) noexcept;
@@ -123,6 +125,9 @@ class Session {
   bool kernel_may_hold_ = false;        // replies went to the kernel, not yet seen delivered
   [[nodiscard]] bool owes() const noexcept;
   Clock::time_point last_unsent_check_{};
+  // How long after a check the next one is due: it doubles while the client takes nothing,
+  // so a thousand stalled clients cost a thousand wake-ups a second, not twenty thousand.
+  Clock::duration unsent_recheck_;
   static constexpr std::size_t kUnknown = ~std::size_t{0};
   [[nodiscard]] Clock::duration unsent_check_after() const noexcept;
   std::optional<proto::CloseReason> ending_;  // set: read no more, flush, then close

@@ -14,6 +14,7 @@
 #include "session.hpp"
 #include "sockkit/sys/error.hpp"
 #include "sockkit/sys/event_fd.hpp"
+#include "sockkit/sys/resources.hpp"
 #include "sockkit/sys/socket.hpp"
 #include "sockkit/sys/socket_options.hpp"
 
@@ -601,6 +602,7 @@ void UringEngine::Loop::close(std::size_t slot, proto::CloseReason reason) {
 }
 
 void UringEngine::Loop::tick(Clock::time_point now) {
+  if (engine_.budget_.take_give_back()) sys::give_back_free_memory();
   if (accept_again_at_ && now >= *accept_again_at_) accept_again_at_.reset();
   arm_accept_if_due();
   const auto drain_deadline = engine_.stop_.deadline();

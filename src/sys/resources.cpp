@@ -1,5 +1,6 @@
 #include "sockkit/sys/resources.hpp"
 
+#include <malloc.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -10,6 +11,10 @@
 #include <string>
 
 namespace sockkit::sys {
+
+void give_back_free_memory() noexcept {
+  ::malloc_trim(0);
+}
 
 std::size_t raise_open_file_limit(std::size_t wanted) noexcept {
   rlimit limit{};

@@ -189,6 +189,16 @@ std::size_t unsent_bytes(int fd, std::error_code& ec) noexcept {
   return static_cast<std::size_t>(std::max(queued, 0));
 }
 
+std::size_t unread_bytes(int fd, std::error_code& ec) noexcept {
+  int arrived = 0;
+  if (::ioctl(fd, SIOCINQ, &arrived) < 0) {
+    ec = last_error();
+    return 0;
+  }
+  ec.clear();
+  return static_cast<std::size_t>(std::max(arrived, 0));
+}
+
 std::error_code pending_error(int fd) noexcept {
   int error = 0;
   socklen_t length = sizeof error;

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import unittest
 
 BIN = os.environ.get("SOCKKIT_BIN_DIR", "build/dev/bin")
@@ -35,6 +36,54 @@ class EchoServer:
     def __exit__(self, *exc):
         self.proc.send_signal(signal.SIGINT)
         self.proc.communicate(timeout=TIMEOUT)
+
+
+class PythonServer:
+    """A Python listener whose every client is served by `behave(connection)` on a thread of
+    its own: to play servers that misbehave."""
+
+    def __init__(self, behave):
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.2)
+        self.target = f"127.0.0.1:{self.listener.getsockname()[1]}"
+        self.behave = behave
+        self.running = True
+        self.threads = []
+        self.thread = threading.Thread(target=self._accept)
+
+    def _accept(self):
+        while self.running:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                continue
+            conn.settimeout(TIMEOUT)
+            thread = threading.Thread(target=self._serve, args=(conn,))
+            thread.start()
+            self.threads.append(thread)
+
+    def _serve(self, conn):
+        with conn:
+            try:
+                self.behave(conn)
+            except OSError:
+                pass
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.running = False
+        self.thread.join(TIMEOUT)
+        self.listener.close()
+        for thread in self.threads:
+            thread.join(TIMEOUT)
+
+
+def read_until_closed(conn):
+    while conn.recv(65536):
+        pass
 
 
 class BenchCommandTest(unittest.TestCase):
@@ -66,6 +115,65 @@ class BenchCommandTest(unittest.TestCase):
         self.assertLessEqual(report["latency_us"]["p50"], report["latency_us"]["p99"])
         self.assertEqual(lines[0], "# value_us cumulative_fraction count")
         self.assertEqual(lines[-1].split()[1], "1")
+
+    def test_percentiles_never_write_through_a_symlink(self):
+        with EchoServer() as server, tempfile.TemporaryDirectory() as folder:
+            victim = os.path.join(folder, "victim.txt")
+            with open(victim, "w") as f:
+                f.write("important\n")
+            link = os.path.join(folder, "p.txt")
+            os.symlink(victim, link)
+            result = sockkit("bench", server.target, "-d", "100ms", "--warmup", "0s",
+                             "--percentiles", link)
+            self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
+            self.assertIn(f"--percentiles {link}: is a symbolic link", result.stderr)
+            self.assertEqual(result.stdout, "", "refused before the run, not after it")
+            with open(victim) as f:
+                self.assertEqual(f.read(), "important\n")
+            self.assertTrue(os.path.islink(link))
+            # A plain file already there is replaced whole, and nothing else is left behind.
+            plain = os.path.join(folder, "plain.txt")
+            with open(plain, "w") as f:
+                f.write("old\n")
+            result = sockkit("bench", server.target, "-d", "100ms", "--warmup", "0s",
+                             "--percentiles", plain)
+            self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+            with open(plain) as f:
+                self.assertNotIn("old", f.read())
+            self.assertEqual(sorted(os.listdir(folder)), ["p.txt", "plain.txt", "victim.txt"])
+
+    def test_a_server_that_never_answers_is_reported_and_exit_1_says_why(self):
+        with PythonServer(read_until_closed) as server:
+            result = sockkit("bench", server.target, "-c", "2", "-d", "300ms", "--warmup", "0s")
+            self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
+            self.assertIn("unanswered 2 messages sent got no reply", result.stdout)
+            self.assertIn("exit 1: no message was answered in the measured time (2 sent got no "
+                          "reply)", result.stderr)
+            # Rate mode exists so that a stalling server cannot hide: every message due is
+            # sent, and every one of them is counted as unanswered (or not sent: overflow).
+            result = sockkit("bench", server.target, "-m", "rate", "--rate", "1000/s", "-c", "2",
+                             "-d", "300ms", "--warmup", "0s", "--json")
+            self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
+            report = json.loads(result.stdout)
+            self.assertEqual(report["messages"], 0)
+            self.assertGreater(report["unanswered"], 100)
+            self.assertGreaterEqual(report["unanswered"] + report["overflows"], 250)
+            self.assertIn("no message was answered", result.stderr)
+
+    def test_a_garbage_frame_header_is_a_framing_error_not_mismatches(self):
+        def garbage_header(conn):
+            conn.recv(65536)
+            conn.sendall(b"\xff\xff\xff\xff" + b"x" * 60)
+            read_until_closed(conn)
+
+        with PythonServer(garbage_header) as server:
+            result = sockkit("bench", server.target, "--framed", "-d", "300ms", "--warmup", "0s",
+                             "--json")
+        self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
+        errors = json.loads(result.stdout)["errors"]
+        self.assertGreaterEqual(errors["framing_errors"], 1)
+        self.assertEqual(errors["mismatches"], 0)
+        self.assertIn("framing error on connection 0 at byte 0", json.loads(result.stdout)["first_error"])
 
     def test_unreachable_target_exits_1_and_says_why(self):
         with socket.socket() as s:

@@ -144,8 +144,9 @@ class ClientCommandsTest(unittest.TestCase):
                 self.assertEqual(r.stdout, f"Received b'{big}'\n".encode(), engine)
                 r = run("send", server.target, "--hex", "00 ff:0d-0a", "27")
                 self.assertEqual(r.stdout, b"Received 00ff0d0a\nReceived 27\n", engine)
+                # Printed as it arrives, so always quoted with ' (a ' inside is escaped).
                 r = run("send", server.target, "--until-close", "it's")
-                self.assertEqual(r.stdout, b'Received b"it\'s"\n', engine)
+                self.assertEqual(r.stdout, b"Received b'it\\'s'\n", engine)
                 self.assertEqual(r.returncode, 0, engine)
             with Serve("--engine", engine, "--protocol", "framed-echo") as server:
                 r = run("send", server.target, "--framed", "one", "two words")
@@ -200,6 +201,55 @@ class ClientCommandsTest(unittest.TestCase):
         with OneShotPeer(hostile_frame) as peer:
             r = run("send", peer.target, "--framed")
         self.assertEqual(r.returncode, 5, r.stderr)
+
+    def test_send_until_close_streams_a_gigabyte_in_bounded_memory(self):
+        size, piece = 1 << 30, b"x" * (1 << 20)
+
+        def flood(peer, conn):
+            conn.recv(100)  # the message: unread, it would make the close a reset
+            try:
+                for _ in range(size // len(piece)):
+                    conn.sendall(piece)
+            except OSError:
+                pass
+
+        with OneShotPeer(flood) as peer:
+            proc = subprocess.Popen([SOCKKIT, "send", peer.target, "--until-close"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            printed = 0
+            while chunk := proc.stdout.read(1 << 20):
+                printed += len(chunk)
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            err = proc.stderr.read()
+            proc.stderr.close()
+            proc.stdout.close()
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertEqual(printed, len("Received b''\n") + size)
+        # ru_maxrss is in KiB: the whole reply held in memory would be over 1 GiB.
+        self.assertLess(usage.ru_maxrss, 128 * 1024, "peak RSS of send --until-close")
+
+    def test_send_until_close_prints_what_arrived_before_a_timeout_or_a_reset(self):
+        def ten_mib_then_silence(peer, conn):
+            conn.sendall(b"y" * (10 << 20))
+            time.sleep(3)
+
+        with OneShotPeer(ten_mib_then_silence) as peer:
+            r = run("send", peer.target, "--until-close", "--timeout", "500ms")
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertEqual(r.stdout, b"Received b'" + b"y" * (10 << 20) + b"'\n")
+        self.assertIn(b"(10485760 bytes arrived)", r.stderr)
+
+        def eighty_bytes_then_reset(peer, conn):
+            conn.sendall(b"z" * 80)
+            time.sleep(0.2)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+        with OneShotPeer(eighty_bytes_then_reset) as peer:
+            r = run("send", peer.target, "--until-close")
+        self.assertEqual(r.returncode, 4, r.stderr)
+        self.assertEqual(r.stdout, b"Received b'" + b"z" * 80 + b"'\n")
+        self.assertIn(b"(80 bytes arrived)", r.stderr)
 
     def test_send_bad_usage_exits_2_with_a_hint(self):
         for args, message in [(["127.0.0.1:99999"], b"port 99999 is out of range"),
@@ -292,6 +342,20 @@ class ClientCommandsTest(unittest.TestCase):
             r = run("connect", "--framed", server.target, data=b"first\nsecond line\nlast")
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertEqual(r.stdout, b"first\nsecond line\nlast\n")
+        # A frame holding a newline, a backslash, quotes or an escape sequence stays one line,
+        # escaped as send prints bytes; nothing raw reaches the terminal.
+        def tricky_frames(peer, conn):
+            for payload in [b"two\nlines", b"back\\slash 'q' \"d\"", b"\x1b[2Jclear"]:
+                conn.sendall(struct.pack("!I", len(payload)) + payload)
+        with OneShotPeer(tricky_frames) as peer:
+            r = run("connect", "--framed", peer.target)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, b"two\\nlines\nback\\\\slash 'q' \"d\"\n\\x1b[2Jclear\n")
+        # An input line longer than --max-frame: exit 6, which means just that.
+        with OneShotPeer(lambda peer, conn: peer.read_all(conn)) as peer:
+            r = run("connect", "--framed", "--max-frame", "8", peer.target, data=b"far too long\n")
+        self.assertEqual(r.returncode, 6, r.stderr)
+        self.assertIn(b"an input line is longer than --max-frame (8 B)", r.stderr)
         # On the wire, a frame is a 4-byte big-endian length and the line without its newline.
         with OneShotPeer(lambda peer, conn: peer.read_all(conn)) as peer:
             r = run("connect", "--framed", peer.target, data=b"ab\n\ncd\n")

@@ -59,7 +59,7 @@ class CompareCommandTest(unittest.TestCase):
     def test_bad_usage_exits_2(self):
         for args, message in [(["--servers", "nginx"], "no server called 'nginx'"),
                               (["--scenarios", "pingpong-7"], "no scenario called 'pingpong-7'"),
-                              (["--reps", "0"], "--reps must be at least 1"),
+                              (["--reps", "0"], "--reps: '0' is not a whole number from 1 to 1000"),
                               (["--duration", "soon"], "'soon' is not a duration")]:
             result = subprocess.run([SOCKKIT, "compare", *args], capture_output=True, text=True,
                                     timeout=60)

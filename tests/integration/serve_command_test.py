@@ -210,6 +210,55 @@ class ServeCommandTest(unittest.TestCase):
             self.assertRegex(out, r"stats accepted=1 active=0 ")
             self.assertFalse(os.path.exists(path))
 
+    def test_a_unix_socket_gets_its_mode_whatever_the_umask(self):
+        with tempfile.TemporaryDirectory() as folder:
+            for args, mode in [([], 0o660), (["--unix-mode", "0600"], 0o600),
+                               (["--unix-mode", "777"], 0o777)]:
+                path = os.path.join(folder, "echo.sock")
+                proc = subprocess.Popen([SOCKKIT, "serve", "--listen", "unix:" + path, *args],
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                        preexec_fn=lambda: os.umask(0))
+                self.assertTrue(proc.stdout.readline().startswith("Listening on unix:"))
+                self.assertEqual(os.stat(path).st_mode & 0o777, mode, args)
+                proc.send_signal(signal.SIGTERM)
+                proc.communicate(timeout=TIMEOUT)
+            for bad in ["0400", "0999", "rw", "01777"]:
+                result = subprocess.run([SOCKKIT, "serve", "--unix-mode", bad],
+                                        capture_output=True, text=True, timeout=TIMEOUT)
+                self.assertEqual(result.returncode, 2, bad)
+                self.assertIn(f"--unix-mode: '{bad}' is not permission bits", result.stderr)
+
+    def test_user_leaves_no_capability_and_no_way_back_in_any_thread(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root to switch to user nobody")
+        with tempfile.TemporaryDirectory() as folder:
+            os.chmod(folder, 0o1777)  # sticky, like /tmp: nobody may remove what it owns
+            path = os.path.join(folder, "echo.sock")
+            proc = subprocess.Popen([SOCKKIT, "serve", "--listen", "unix:" + path, "--engine",
+                                     "epoll", "--threads", "2", "--user", "nobody"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            self.assertTrue(proc.stdout.readline().startswith("Listening on unix:"))
+            self.assertEqual(os.stat(path).st_uid, 65534, "the socket file is the server user's")
+            with socket.socket(socket.AF_UNIX) as client:  # the loops have started by now
+                client.settimeout(TIMEOUT)
+                client.connect(path)
+                client.sendall(b"ping")
+                self.assertEqual(client.recv(4), b"ping")
+            tasks = os.listdir(f"/proc/{proc.pid}/task")
+            self.assertGreaterEqual(len(tasks), 3)
+            for task in tasks:
+                with open(f"/proc/{proc.pid}/task/{task}/status") as f:
+                    status = dict(line.split(":", 1) for line in f.read().splitlines())
+                self.assertEqual(status["Uid"].split(), ["65534"] * 4, task)
+                self.assertEqual(int(status["CapEff"], 16), 0, task)
+                self.assertEqual(int(status["CapPrm"], 16), 0, task)
+                self.assertEqual(int(status["CapBnd"], 16), 0, task)
+                self.assertEqual(status["NoNewPrivs"].strip(), "1", task)
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=TIMEOUT)
+            self.assertEqual(proc.returncode, 0, err)
+            self.assertFalse(os.path.exists(path), "the server user removed its socket file")
+
     def test_port_in_use_is_one_clear_line_and_exit_1(self):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))

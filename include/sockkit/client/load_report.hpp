@@ -15,16 +15,18 @@ struct LoadCounters {
   std::uint64_t bytes_received = 0;  // measured window
   std::uint64_t connects = 0;        // connections established
   std::uint64_t mismatches = 0;      // echoed bytes that differ from what was sent
+  std::uint64_t framing_errors = 0;  // framed: a reply's frame header is not the one sent
   std::uint64_t early_closes = 0;    // the server closed while owing an echo
   std::uint64_t resets = 0;          // ECONNRESET / EPIPE
   std::uint64_t connect_errors = 0;  // refused, timed out, ...
   std::uint64_t other_errors = 0;
-  std::uint64_t overflows = 0;  // rate mode: messages not sent, the server owed too many
-  std::uint64_t held = 0;       // hold mode: connections that answered both probes
+  std::uint64_t overflows = 0;   // rate mode: messages not sent, the server owed too many
+  std::uint64_t held = 0;        // hold mode: connections that answered both probes
+  std::uint64_t unanswered = 0;  // messages sent whose echo had not come back at the end
 
   void merge(const LoadCounters& other) noexcept;
   [[nodiscard]] std::uint64_t errors() const noexcept {
-    return mismatches + early_closes + resets + connect_errors + other_errors;
+    return mismatches + framing_errors + early_closes + resets + connect_errors + other_errors;
   }
 };
 

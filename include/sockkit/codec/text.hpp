@@ -17,4 +17,9 @@ namespace sockkit::codec {
   return python_bytes_repr(std::as_bytes(std::span(text)));
 }
 
+/// The inside of python_bytes_repr, quoted with `quote` (' or "), appended to `out`: for
+/// bytes shown as they arrive, a piece at a time, before the whole is known. Appending to
+/// one reused string allocates nothing once it has grown.
+void append_python_bytes_escaped(std::string& out, std::span<const std::byte> bytes, char quote);
+
 }  // namespace sockkit::codec

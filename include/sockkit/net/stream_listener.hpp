@@ -19,6 +19,10 @@ struct ListenOptions {
   bool reuse_port = false;
   /// For an IPv6 address such as [::]: accept IPv4 clients too (IPV6_V6ONLY off).
   bool dual_stack = false;
+  /// A Unix path's permission bits (0660: owner and group may connect), set before the
+  /// socket listens, so nobody connects while the umask's bits still apply. 0 leaves what
+  /// the umask gives.
+  unsigned unix_mode = 0;
 };
 
 /// A listening stream socket, TCP or Unix-domain. Owns its fd and, when bound to a Unix

@@ -18,9 +18,10 @@ enum class CloseReason : std::uint8_t {
   truncated,        // the stream ended inside a frame
   server_stopping,  // the server was stopping and the drain time ran out
   error,            // any other socket error
+  turn_over,        // iterative engine: its turn limit was up and another client was waiting
 };
 
-inline constexpr std::size_t kCloseReasonCount = 10;
+inline constexpr std::size_t kCloseReasonCount = 11;
 
 /// "peer_closed", "frame_too_large", ...: the names stats and logs use.
 [[nodiscard]] constexpr std::string_view to_string(CloseReason reason) noexcept {
@@ -35,6 +36,7 @@ inline constexpr std::size_t kCloseReasonCount = 10;
     case CloseReason::truncated: return "truncated";
     case CloseReason::server_stopping: return "server_stopping";
     case CloseReason::error: return "error";
+    case CloseReason::turn_over: return "turn_over";
   }
   return "unknown";
 }

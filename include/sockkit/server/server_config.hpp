@@ -31,6 +31,9 @@ struct ServerConfig {
   /// Where to listen: TCP v4/v6 or Unix. The tutorial's 127.0.0.1:65432.
   net::Address listen = net::Address::ipv4_loopback(65432);
   int backlog = 511;
+  /// A Unix path's permission bits: owner and group may connect, nobody else, whatever the
+  /// umask (net::ListenOptions::unix_mode).
+  unsigned unix_mode = 0660;
   /// Event-loop threads for `epoll` (0: one per core). Ignored by the other engines.
   std::size_t threads = 0;
   proto::ProtocolKind protocol = proto::ProtocolKind::echo;
@@ -40,6 +43,11 @@ struct ServerConfig {
   std::size_t max_connections = 10'000;
   /// A connection with no traffic either way for this long is closed.
   std::chrono::milliseconds idle_timeout{std::chrono::minutes(5)};
+  /// `iterative` only, which serves one client at a time: once a client has been served
+  /// this long, it is closed as soon as another client is waiting, so one client (a slow
+  /// sender that the idle timeout never catches) cannot hold the server. A client alone is
+  /// never cut. 0: no limit.
+  std::chrono::milliseconds turn_limit{std::chrono::seconds(30)};
   /// Replies queued for one client above this stop the server reading from it, so a client
   /// that does not read cannot make the server hold more than this for it.
   std::size_t high_water_mark = 256 * 1024;

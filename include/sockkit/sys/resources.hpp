@@ -12,6 +12,10 @@ namespace sockkit::sys {
 /// in force.
 std::size_t raise_open_file_limit(std::size_t wanted) noexcept;
 
+/// Returns memory the allocator holds free to the system (glibc's malloc_trim): after a
+/// burst, freed buffers would otherwise stay in the process's resident size.
+void give_back_free_memory() noexcept;
+
 /// How late the kernel may wake this thread from a timed wait, to batch wake-ups (default
 /// 50 µs). A load generator's schedule wants it near zero.
 void set_timer_slack(std::chrono::nanoseconds slack) noexcept;

@@ -71,6 +71,9 @@ void set_nonblocking(int fd, bool on, std::error_code& ec) noexcept;
 /// be reported writable.
 [[nodiscard]] std::size_t unsent_bytes(int fd, std::error_code& ec) noexcept;
 
+/// Bytes that have arrived on a stream socket and not been read yet (SIOCINQ).
+[[nodiscard]] std::size_t unread_bytes(int fd, std::error_code& ec) noexcept;
+
 /// The socket's pending error (SO_ERROR), which ends a non-blocking connect.
 [[nodiscard]] std::error_code pending_error(int fd) noexcept;
 

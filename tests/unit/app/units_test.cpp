@@ -68,6 +68,19 @@ TEST(Units, BadTextSaysWhatIsWrong) {
   expect_error(parse_size, "", "is not a size");
   expect_error(parse_size_range, "4KiB-16", "low end is above the high end");
   expect_error(parse_rate, "lots", "is not a rate");
+  expect_error(parse_rate, "0/s", "is not a rate above 0 and at most 1G/s");
+  expect_error(parse_rate, "99999999999999999999M/s", "is not a rate above 0 and at most 1G/s");
+}
+
+TEST(Units, ExactSizesReadBackAsTheyWere) {
+  EXPECT_EQ(format_size_exact(256u << 20), "256MiB");
+  EXPECT_EQ(format_size_exact(1536u << 10), "1536KiB");
+  EXPECT_EQ(format_size_exact(3u << 30), "3GiB");
+  EXPECT_EQ(format_size_exact(100), "100");
+  EXPECT_EQ(format_size_exact(0), "0");
+  for (const std::size_t size : {std::size_t{0}, std::size_t{100}, std::size_t{1536} << 10}) {
+    EXPECT_EQ(parse_size(format_size_exact(size)), size);
+  }
 }
 
 TEST(Units, FormatsForPeople) {

@@ -93,6 +93,21 @@ TEST(LoadGenerator, ReportsAServerThatClosesEarly) {
   EXPECT_NE(report.first_error.find("connection 0"), std::string::npos) << report.first_error;
 }
 
+// Regression: the stream offsets of a connection were not reset when it failed, so bytes
+// sent and never echoed pushed every message on the next connection past what it would ever
+// echo, and nothing after the first reconnect was counted.
+TEST(LoadGenerator, MessagesAfterAReconnectAreCounted) {
+  TestEchoServer server(Faults{.close_after = 10'000});
+  auto config = config_for(server, LoadMode::pingpong, 1s);
+  config.warmup = 0s;
+  config.min_size = config.max_size = 3000;
+  const auto report = LoadGenerator(config).run();
+  // Each connection echoes 3 whole messages before the server closes it, and the generator
+  // reconnects 100 ms after each close: a second holds several connections.
+  EXPECT_GE(report.counters.connects, 3u);
+  EXPECT_GT(report.counters.messages, 6u) << "connects " << report.counters.connects;
+}
+
 TEST(LoadGenerator, OneBytePiecesCauseNoFalseErrors) {
   for (const auto framed : {false, true}) {
     TestEchoServer server(Faults{.one_byte_pieces = true},

@@ -30,5 +30,20 @@ TEST(PythonBytesRepr, NeverEmitsRawControlBytes) {
   }
 }
 
+TEST(PythonBytesRepr, PiecesEscapedInTurnMakeTheWholeOnesInside) {
+  static constexpr char kText[] = "it's \"both\"\n\x00\xff and a \\ too";
+  const std::string text(kText, sizeof kText - 1);
+  std::string pieces;
+  for (std::size_t at = 0; at < text.size(); at += 3) {
+    append_python_bytes_escaped(
+        pieces,
+        std::as_bytes(std::span(text).subspan(at, std::min<std::size_t>(3, text.size() - at))),
+        '\'');
+  }
+  EXPECT_EQ(pieces, R"(it\'s "both"\n\x00\xff and a \\ too)");
+  // Both quote characters present: CPython quotes with ', as the pieces did.
+  EXPECT_EQ("b'" + pieces + "'", python_bytes_repr(text));
+}
+
 }  // namespace
 }  // namespace sockkit::codec

@@ -262,5 +262,57 @@ TEST_F(SessionTest, RepliesTheKernelHoldsButNeverDeliversMeetTheSendTimeout) {
   EXPECT_EQ(due(reader, 10s), CloseReason::idle);
 }
 
+// A client that takes nothing is asked less and less often, so stalled clients cost few
+// wake-ups (the threaded engine's thread per client wakes for each check), yet one last
+// look before the send timeout still saves a client that read meanwhile.
+TEST_F(SessionTest, AStalledClientIsCheckedLessAndLessOftenAndOnceMoreAtItsTimeout) {
+  config_.send_timeout = 30s;
+  config_.high_water_mark = 1 << 20;
+  Session s(config_, budget_, t0_);
+  s.on_input(bytes(std::string(50'000, 'x')), t0_);
+  int checks = 0;
+  auto now = t0_;
+  while (now < t0_ + 20s) {
+    now = s.next_deadline(false, {});
+    if (s.wants_unsent_check(now)) {
+      ++checks;
+      s.on_unsent(50'000, now);  // never less: the client reads nothing
+    }
+  }
+  // 50 ms, doubling to a second: 6 checks in the first 2 s, then one a second. At a fixed
+  // 50 ms it was 395.
+  EXPECT_LE(checks, 26);
+  EXPECT_GE(checks, 18);
+  // The client reads just before its timeout: the check made at the timeout sees it.
+  Session slow(config_, budget_, t0_);
+  slow.on_input(bytes(std::string(50'000, 'x')), t0_);
+  auto last = t0_;
+  for (auto next = slow.next_deadline(false, {}); next < t0_ + 30s;
+       next = slow.next_deadline(false, {})) {
+    ASSERT_TRUE(slow.wants_unsent_check(next));
+    slow.on_unsent(50'000, next);
+    last = next;
+  }
+  ASSERT_LT(t0_ + 30s - last, 1s) << "the last check, a second apart by now, was not long ago";
+  EXPECT_EQ(slow.next_deadline(false, {}), t0_ + 30s);
+  ASSERT_TRUE(slow.wants_unsent_check(t0_ + 30s)) << "one look when the timeout falls due";
+  slow.on_unsent(40'000, t0_ + 30s);
+  EXPECT_EQ(slow.due(t0_ + 30s, false, {}), std::nullopt) << "it read: not closed";
+}
+
+TEST(BufferBudget, GivesBackOnceAfterAPeakHasEmptied) {
+  BufferBudget budget(0);
+  budget.charge(1 << 20);
+  budget.release(1 << 20);
+  EXPECT_FALSE(budget.take_give_back()) << "a peak below 4 MiB is not worth it";
+  budget.charge(64 << 20);
+  EXPECT_FALSE(budget.take_give_back()) << "still held";
+  budget.release(60 << 20);
+  EXPECT_TRUE(budget.take_give_back()) << "down to a sixteenth of the peak";
+  EXPECT_FALSE(budget.take_give_back()) << "once per peak";
+  budget.release(4 << 20);
+  EXPECT_FALSE(budget.take_give_back());
+}
+
 }  // namespace
 }  // namespace sockkit::server::detail

@@ -1,0 +1,78 @@
+#pragma once
+
+// How the commands declare their options, so every one of them refuses bad values the same
+// way: a whole number outside its range (negative, too large, not a number) is a usage
+// error naming the option, never a value that wrapped around; a default in --help is
+// printed as the option accepts it.
+
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <charconv>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace sockkit::app {
+
+/// Adds a numeric option that accepts only a number from `least` to `most`, and says so in
+/// --help: "--threads: '-1' is not a whole number from 0 to 1024" (exit 2).
+template <class T>
+CLI::Option* add_number_option(CLI::App& command, const std::string& names, T& target,
+                               const std::string& help, T least, T most) {
+  const char* kind = std::is_integral_v<T> ? "a whole number" : "a number";
+  auto check = [least, most, kind](std::string& text) -> std::string {
+    T value{};
+    const char* end = text.data() + text.size();
+    const auto [stop, error] = std::from_chars(text.data(), end, value);
+    if (error != std::errc{} || stop != end || !(value >= least && value <= most)) {
+      return fmt::format("'{}' is not {} from {} to {}", text, kind, least, most);
+    }
+    return {};
+  };
+  return command.add_option(names, target, fmt::format("{} ({} to {})", help, least, most))
+      ->check(CLI::Validator(check, "", ""))
+      ->capture_default_str();
+}
+
+/// Adds an option whose text is parsed later (a size, a duration, an address), with a type
+/// name in --help that says what it takes ("SIZE", "DURATION") instead of "TEXT".
+inline CLI::Option* add_text_option(CLI::App& command, const std::string& names,
+                                    std::string& target, const std::string& help,
+                                    const std::string& type_name) {
+  auto* option = command.add_option(names, target, help)->type_name(type_name);
+  if (!target.empty()) option->capture_default_str();
+  return option;
+}
+
+/// Makes every option of `command` that takes a value refuse an empty one ("--listen: an
+/// empty value"), which would otherwise read as the option not given at all.
+inline void refuse_empty_values(CLI::App& command) {
+  const auto not_empty = [](std::string& text) -> std::string {
+    return text.empty() ? "an empty value" : "";
+  };
+  for (auto* option : command.get_options()) {
+    if (option->get_expected_min() > 0 && !option->get_positional()) {
+      option->check(CLI::Validator(not_empty, "", ""));
+    }
+  }
+}
+
+/// Warns on stderr, once, when `listen` is ":PORT": every interface, so other machines can
+/// connect, which "HOST:PORT" alone would not have allowed.
+inline void warn_if_every_interface(std::string_view command, std::string_view listen) {
+  if (!listen.starts_with(':')) return;
+  fmt::print(stderr,
+             "sockkit {}: warning: listening on every interface; other machines can connect "
+             "(use 127.0.0.1:PORT for this machine only)\n",
+             command);
+}
+
+/// Says what was wrong with the command line, on one line naming the command, and returns
+/// exit status 2: "sockkit serve: --engine: 'x' is not one of ... (see sockkit serve --help)".
+inline int usage_error(std::string_view command, std::string_view what) {
+  fmt::print(stderr, "sockkit {0}: {1} (see sockkit {0} --help)\n", command, what);
+  return 2;
+}
+
+}  // namespace sockkit::app
