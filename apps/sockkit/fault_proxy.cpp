@@ -387,7 +387,13 @@ void FaultProxy::Loop::service(std::size_t slot, Clock::time_point now) {
                  "stalled: the client took nothing for " + format_duration(stall));
     }
   }
-  const auto idle = config_.idle_timeout;
+  // Once one side has finished sending, the connection may wait for the other only as
+  // long as a stall (HAProxy's client-fin and server-fin timeouts): a client that closed
+  // and a server that never answers must not hold it for the whole idle timeout.
+  auto idle = config_.idle_timeout;
+  if ((c.client.read_ended || c.server.read_ended) && stall.count() > 0) {
+    idle = idle.count() > 0 ? std::min(idle, stall) : stall;
+  }
   if (idle.count() > 0 && now - c.last_traffic >= idle) {
     return end(slot, Ending::idle, "idle for " + format_duration(idle));
   }

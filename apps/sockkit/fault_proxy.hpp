@@ -47,7 +47,8 @@ struct ProxyConfig {
   /// its receiver stopped reading, or the budget stayed spent while its sender had bytes
   /// queued. 0: never.
   std::chrono::milliseconds stall_timeout{30000};
-  /// No byte either way this long closes the connection. 0: never.
+  /// No byte either way this long closes the connection; once one side has finished
+  /// sending, `stall_timeout` if shorter. 0: never.
   std::chrono::milliseconds idle_timeout{300000};
   /// One line per connection opened and closed, if set. Called on the proxy's thread.
   std::function<void(std::string_view)> log;

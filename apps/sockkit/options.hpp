@@ -1,9 +1,9 @@
 #pragma once
 
-// How the commands declare their options, so every one of them refuses bad values the same
-// way: a whole number outside its range (negative, too large, not a number) is a usage
-// error naming the option, never a value that wrapped around; a default in --help is
-// printed as the option accepts it.
+// What every command does alike with its command line: a whole number outside its range
+// (negative, too large, not a number) or an empty value is a usage error naming the
+// option, never a value that wrapped around or an option taken as not given; a usage
+// error is one line naming the command.
 
 #include <fmt/format.h>
 
@@ -33,16 +33,6 @@ CLI::Option* add_number_option(CLI::App& command, const std::string& names, T& t
   return command.add_option(names, target, fmt::format("{} ({} to {})", help, least, most))
       ->check(CLI::Validator(check, "", ""))
       ->capture_default_str();
-}
-
-/// Adds an option whose text is parsed later (a size, a duration, an address), with a type
-/// name in --help that says what it takes ("SIZE", "DURATION") instead of "TEXT".
-inline CLI::Option* add_text_option(CLI::App& command, const std::string& names,
-                                    std::string& target, const std::string& help,
-                                    const std::string& type_name) {
-  auto* option = command.add_option(names, target, help)->type_name(type_name);
-  if (!target.empty()) option->capture_default_str();
-  return option;
 }
 
 /// Makes every option of `command` that takes a value refuse an empty one ("--listen: an

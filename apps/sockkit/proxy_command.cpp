@@ -78,7 +78,7 @@ slow proxy pushes back instead of growing; all connections together never hold m
 default --max-connections is what that budget covers in full (256MiB / (2 x 64KiB) = 2048).
 A connection where bytes wait to move one way and none does for --stall-timeout (its
 receiver reads nothing, or the budget stays spent), or that is silent both ways for
---idle-timeout, is closed, so a peer that stops reading cannot hold the proxy's memory and
+--idle-timeout (for --stall-timeout once one side has finished sending), is closed, so a peer that stops reading cannot hold the proxy's memory and
 descriptors for long. The first line on stdout says where it listens. SIGINT, SIGTERM or
 SIGHUP stops it (closing every connection); a second signal exits at once.
 

@@ -179,9 +179,12 @@ void set_nonblocking(int fd, bool on, std::error_code& ec) noexcept {
   as_status(::fcntl(fd, F_SETFL, on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK)), ec);
 }
 
-std::size_t unsent_bytes(int fd, std::error_code& ec) noexcept {
+namespace {
+
+// A stream socket's queue length from ioctl `request` (SIOCOUTQ, SIOCINQ).
+std::size_t queued_bytes(int fd, unsigned long request, std::error_code& ec) noexcept {
   int queued = 0;
-  if (::ioctl(fd, SIOCOUTQ, &queued) < 0) {
+  if (::ioctl(fd, request, &queued) < 0) {
     ec = last_error();
     return 0;
   }
@@ -189,14 +192,14 @@ std::size_t unsent_bytes(int fd, std::error_code& ec) noexcept {
   return static_cast<std::size_t>(std::max(queued, 0));
 }
 
+}  // namespace
+
+std::size_t unsent_bytes(int fd, std::error_code& ec) noexcept {
+  return queued_bytes(fd, SIOCOUTQ, ec);
+}
+
 std::size_t unread_bytes(int fd, std::error_code& ec) noexcept {
-  int arrived = 0;
-  if (::ioctl(fd, SIOCINQ, &arrived) < 0) {
-    ec = last_error();
-    return 0;
-  }
-  ec.clear();
-  return static_cast<std::size_t>(std::max(arrived, 0));
+  return queued_bytes(fd, SIOCINQ, ec);
 }
 
 std::error_code pending_error(int fd) noexcept {

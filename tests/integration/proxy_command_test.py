@@ -382,7 +382,8 @@ class ProxyCommandTest(unittest.TestCase):
                 time.sleep(0.1)
             self.assertGreater(sum(sent), budget_mib << 20, "the budget was put to the test")
             # The clients leave; the server still reads nothing: each connection's bytes
-            # wait for it, and the stall timeout (2 s) frees them.
+            # wait for it, and the stall timeout (2 s) frees them; one whose bytes all fit
+            # in the kernel's buffers is half-closed and silent, and is freed after 2 s too.
             for s in sockets:
                 s.close()
             deadline = time.monotonic() + 2 + 10
@@ -413,6 +414,21 @@ class ProxyCommandTest(unittest.TestCase):
                              f"peak RSS +{(peak - base_rss) // 1024} MiB")
         self.assertLessEqual(rss_after - base_rss, 8 * 1024,
                              f"RSS after +{(rss_after - base_rss) // 1024} MiB")
+
+    def test_a_half_closed_connection_waits_for_the_other_side_a_stall_timeout_only(self):
+        with NeverReads() as server, Proxy(server.target, "--stall-timeout", "1s",
+                                           "--json") as proxy:
+            with proxy.connect() as client:
+                client.sendall(b"hello")  # taken by the server's kernel, never answered
+                client.shutdown(socket.SHUT_WR)
+                started = time.monotonic()
+                self.assertEqual(client.recv(1), b"", "the proxy closes the connection")
+                waited = time.monotonic() - started
+            code, out, err = proxy.stop()
+        self.assertEqual(code, 0, err)
+        self.assertGreaterEqual(waited, 0.9, "not before the stall timeout")
+        self.assertLess(waited, 5, "nor long after it (the idle timeout is 5 minutes)")
+        self.assertEqual(json.loads(out)["idle"], 1)
 
     def test_listening_on_every_interface_warns_once(self):
         with Serve() as server:

@@ -41,6 +41,31 @@ class Server:
         return self.proc.returncode, out, err
 
 
+class Talker:
+    """Keeps a client active, a byte echoed every 20 ms, never quiet for the 100 ms that
+    would make a draining server close it: the drain waits for it until stop()."""
+
+    def __init__(self, client):
+        self.client = client
+        self.talking = threading.Event()
+        self.talking.set()
+        self.thread = threading.Thread(target=self._talk)
+        self.thread.start()
+
+    def _talk(self):
+        try:
+            while self.talking.is_set():
+                self.client.sendall(b"x")
+                self.client.recv(1)
+                time.sleep(0.02)
+        except OSError:
+            pass
+
+    def stop(self):
+        self.talking.clear()
+        self.thread.join(TIMEOUT)
+
+
 class ServeCommandTest(unittest.TestCase):
     def test_every_engine_passes_a_verified_benchmark(self):
         for engine in ["iterative", "threaded", "epoll", "uring", "auto"]:
@@ -111,20 +136,7 @@ class ServeCommandTest(unittest.TestCase):
     def test_stop_signal_drains_and_a_second_one_exits_at_once(self):
         server = Server("--drain-timeout", "20s")
         client = socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT)
-        talking = threading.Event()
-        talking.set()
-
-        def talk():  # active, never quiet for 100 ms: keeps the drain going
-            try:
-                while talking.is_set():
-                    client.sendall(b"x")
-                    client.recv(1)
-                    time.sleep(0.02)
-            except OSError:
-                pass
-
-        talker = threading.Thread(target=talk)
-        talker.start()
+        talker = Talker(client)
         time.sleep(0.1)
         server.proc.send_signal(signal.SIGINT)
         time.sleep(0.3)
@@ -136,8 +148,7 @@ class ServeCommandTest(unittest.TestCase):
         server.proc.communicate(timeout=TIMEOUT)
         self.assertLess(time.monotonic() - start, 1.0)
         self.assertEqual(server.proc.returncode, 128 + signal.SIGINT)
-        talking.clear()
-        talker.join(TIMEOUT)
+        talker.stop()
         client.close()
 
     def test_a_unix_path_that_is_not_a_socket_is_never_removed(self):
@@ -163,28 +174,14 @@ class ServeCommandTest(unittest.TestCase):
             client = socket.socket(socket.AF_UNIX)
             client.settimeout(TIMEOUT)
             client.connect(path)
-            talking = threading.Event()
-            talking.set()
-
-            def talk():  # active, never quiet for 100 ms: keeps the drain going
-                try:
-                    while talking.is_set():
-                        client.sendall(b"x")
-                        client.recv(1)
-                        time.sleep(0.02)
-                except OSError:
-                    pass
-
-            talker = threading.Thread(target=talk)
-            talker.start()
+            talker = Talker(client)
             proc.send_signal(signal.SIGINT)
             deadline = time.monotonic() + TIMEOUT  # the first signal has been seen once it says so
             while "stopping" not in proc.stderr.readline() and time.monotonic() < deadline:
                 pass
             proc.send_signal(signal.SIGINT)
             proc.communicate(timeout=TIMEOUT)
-            talking.clear()
-            talker.join(TIMEOUT)
+            talker.stop()
             client.close()
             self.assertEqual(proc.returncode, 128 + signal.SIGINT)
             self.assertFalse(os.path.exists(path), "the socket file must go with the server")
