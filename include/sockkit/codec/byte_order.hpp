@@ -1,5 +1,9 @@
 #pragma once
 
+// clang-format off
+#include "sockkit/detail/require_cxx20.hpp"  // first: says so when this is not C++20
+// clang-format on
+
 // Network byte order (big-endian), the C++ way. The C library's htonl/ntohl/htons/ntohs are
 // `to_network_order` and `from_network_order` here: one name for every width, constexpr, and
 // impossible to call with the wrong width. `load_be*`/`store_be*` read and write integers in

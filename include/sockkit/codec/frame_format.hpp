@@ -1,5 +1,9 @@
 #pragma once
 
+// clang-format off
+#include "sockkit/detail/require_cxx20.hpp"  // first: says so when this is not C++20
+// clang-format on
+
 #include <cstddef>
 #include <cstdint>
 #include <span>

@@ -1,5 +1,9 @@
 #pragma once
 
+// clang-format off
+#include "sockkit/detail/require_cxx20.hpp"  // first: says so when this is not C++20
+// clang-format on
+
 #include "sockkit/codec/frame_decoder.hpp"
 #include "sockkit/codec/frame_encoder.hpp"
 #include "sockkit/proto/protocol.hpp"

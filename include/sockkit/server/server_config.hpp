@@ -1,5 +1,9 @@
 #pragma once
 
+// clang-format off
+#include "sockkit/detail/require_cxx20.hpp"  // first: says so when this is not C++20
+// clang-format on
+
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -26,7 +30,7 @@ enum class EngineKind {
 [[nodiscard]] std::optional<EngineKind> parse_engine_kind(std::string_view name) noexcept;
 
 /// Everything a server needs, with safe defaults: each resource a client can make the
-/// server hold has a bound (DESIGN.md, idea 4).
+/// server hold has a bound (docs/design.md, idea 4).
 struct ServerConfig {
   /// Where to listen: TCP v4/v6 or Unix. The tutorial's 127.0.0.1:65432.
   net::Address listen = net::Address::ipv4_loopback(65432);

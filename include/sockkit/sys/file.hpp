@@ -1,5 +1,9 @@
 #pragma once
 
+// clang-format off
+#include "sockkit/detail/require_cxx20.hpp"  // first: says so when this is not C++20
+// clang-format on
+
 // Files the tools write for their user (reports, charts), written so that a symbolic link
 // planted at the path never redirects them and a reader never sees half a file.
 

@@ -1,9 +1,13 @@
 #pragma once
 
+// clang-format off
+#include "sockkit/detail/require_cxx20.hpp"  // first: says so when this is not C++20
+// clang-format on
+
 // Thin wrappers over the socket system calls. Each one retries EINTR where a retry is
 // correct, sets close-on-exec at creation, adds MSG_NOSIGNAL to every send, and reports
 // failure through `std::error_code` instead of errno. Nothing above this layer calls the
-// kernel directly (STYLE.md, "Raw syscalls live in sys only").
+// kernel directly (docs/design.md, "Layers": the only raw syscalls).
 
 #include <sys/socket.h>
 #include <sys/uio.h>

@@ -1,5 +1,9 @@
 #pragma once
 
+// clang-format off
+#include "sockkit/detail/require_cxx20.hpp"  // first: says so when this is not C++20
+// clang-format on
+
 // Typed socket options. Each option is a small value type that knows its level, its name
 // and how it looks to the kernel, so `set_option(fd, NoDelay{true})` cannot pass the wrong
 // size or the wrong unit:
