@@ -147,7 +147,9 @@ void print_summary(std::ostream& out, const client::LoadConfig& config, const Lo
         c.other_errors, report.first_error);
   }
   if (c.unanswered > 0) {
-    out << fmt::format("  unanswered {} message{} sent got no reply before the run ended\n",
+    // In a healthy run these are the messages in flight when it stopped (one per connection
+    // in ping-pong); against a server that stalls, they are what it never answered.
+    out << fmt::format("  in flight  {} message{} still owed a reply when the run ended\n",
                        format_count(c.unanswered), c.unanswered == 1 ? "" : "s");
   }
   if (c.overflows > 0) {
@@ -172,7 +174,7 @@ void print_summary(std::ostream& out, const client::LoadConfig& config, const Lo
         "waited meanwhile, so the tail latencies are partly the host's\n",
         100.0 * report.steal);
   }
-  // One greppable line per result (STYLE.md, "Benchmarks").
+  // One greppable line per result, for scripts (docs/cli.md).
   out << fmt::format(
       "result mode={} connections={} messages_per_sec={:.0f} mib_per_sec={:.2f} p50_us={:.1f} "
       "p99_us={:.1f} p999_us={:.1f} max_us={:.1f} errors={}\n",
@@ -258,7 +260,7 @@ Examples:
   add_number_option(*command_, "-c,--connections", connections_,
                     "Connections, spread over the threads", std::size_t{1}, std::size_t{1'000'000});
   add_number_option(*command_, "-t,--threads", threads_,
-                    "Generator threads, each with its own loop", std::size_t{1}, std::size_t{1024});
+                    "Generator threads, each with its own loop", std::size_t{1}, std::size_t{256});
   command_->add_option("-s,--size", size_, "Message size, or a range MIN-MAX drawn at random")
       ->type_name("SIZE[-MAX]")
       ->capture_default_str();

@@ -33,6 +33,7 @@ Examples:
   sockkit connect unix:/tmp/echo.sock < request.bin > reply.bin
   sockkit connect --listen 127.0.0.1:9000         # wait for one peer (nc -l)
   sockkit connect -u 127.0.0.1:5353               # UDP
+  sockkit connect -w 5s 127.0.0.1:65432           # give up after 5 s silent (nc -w)
   sockkit connect --framed 127.0.0.1:9000         # a frame per line, a line per frame)");
   command_->add_option("ADDR", target_, "Where to connect: HOST:PORT, [IPv6]:PORT or unix:/path")
       ->type_name("ADDR");
@@ -54,6 +55,13 @@ Examples:
                    "Close after no traffic either way for this long (0: never)")
       ->type_name("DURATION")
       ->capture_default_str();
+  command_
+      ->add_option("-w,--wait", wait_,
+                   "As nc -w: give up connecting, and close a session silent both ways, after "
+                   "this (sets --connect-timeout and --idle-timeout)")
+      ->type_name("DURATION")
+      ->excludes("--connect-timeout")
+      ->excludes("--idle-timeout");
   command_->add_option("--max-frame", max_frame_, "--framed: the largest frame either way")
       ->type_name("SIZE")
       ->capture_default_str();
@@ -73,6 +81,11 @@ int ConnectCommand::run() {
                             [](const std::string& t) { return net::Endpoint::parse(t); });
     connect_timeout = parse_option("--connect-timeout", connect_timeout_, parse_duration);
     options.idle_timeout = parse_option("--idle-timeout", idle_timeout_, parse_duration);
+    if (!wait_.empty()) {
+      connect_timeout = options.idle_timeout = parse_option("-w", wait_, parse_duration);
+      if (connect_timeout.count() == 0)
+        throw UsageError("-w: '0' would never give up; leave it out");
+    }
     options.format.max_frame = parse_option("--max-frame", max_frame_, parse_size);
     options.framed = framed_;
     if (udp_ && framed_) throw UsageError("--framed is for streams; a datagram is its own frame");

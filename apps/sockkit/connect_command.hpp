@@ -24,6 +24,7 @@ class ConnectCommand {
   bool verbose_ = false;
   std::string connect_timeout_ = "10s";
   std::string idle_timeout_ = "0";
+  std::string wait_;  // -w: both timeouts, as nc's -w
   std::string max_frame_ = "1MiB";
 };
 

@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("-V,--version", std::string("sockkit ") + SOCKKIT_VERSION);
   app.require_subcommand(1);
   // One line naming the command and the bad word, e.g.
-  // "sockkit serve: --threads: '-1' is not a whole number from 0 to 1024 (see sockkit serve
+  // "sockkit serve: --threads: '-1' is not a whole number from 0 to 256 (see sockkit serve
   // --help)".
   app.failure_message([](const CLI::App* top, const CLI::Error& e) {
     const auto chosen = top->get_subcommands();

@@ -16,7 +16,7 @@
 namespace sockkit::app {
 
 /// Adds a numeric option that accepts only a number from `least` to `most`, and says so in
-/// --help: "--threads: '-1' is not a whole number from 0 to 1024" (exit 2).
+/// --help: "--threads: '-1' is not a whole number from 0 to 256" (exit 2).
 template <class T>
 CLI::Option* add_number_option(CLI::App& command, const std::string& names, T& target,
                                const std::string& help, T least, T most) {

@@ -153,7 +153,7 @@ Examples:
       ->capture_default_str();
   add_number_option(*command_, "-t,--threads", threads_,
                     "epoll and uring: event loops (0: one per core)", std::size_t{0},
-                    std::size_t{1024});
+                    std::size_t{256});
   command_->add_option("-p,--protocol", protocol_, "echo, framed-echo or discard")
       ->type_name("PROTOCOL")
       ->capture_default_str();

@@ -146,7 +146,8 @@ class BenchCommandTest(unittest.TestCase):
         with PythonServer(read_until_closed) as server:
             result = sockkit("bench", server.target, "-c", "2", "-d", "300ms", "--warmup", "0s")
             self.assertEqual(result.returncode, 1, result.stdout + result.stderr)
-            self.assertIn("unanswered 2 messages sent got no reply", result.stdout)
+            self.assertIn("in flight  2 messages still owed a reply when the run ended",
+                          result.stdout)
             self.assertIn("exit 1: no message was answered in the measured time (2 sent got no "
                           "reply)", result.stderr)
             # Rate mode exists so that a stalling server cannot hide: every message due is

@@ -361,6 +361,23 @@ class ClientCommandsTest(unittest.TestCase):
             r = run("connect", "--framed", peer.target, data=b"ab\n\ncd\n")
         self.assertEqual(peer.received, b"\0\0\0\x02ab\0\0\0\0\0\0\0\x02cd")
 
+    def test_connect_wait_is_nc_w_both_timeouts(self):
+        def silent(peer, conn):  # reads to the end, then neither answers nor closes
+            peer.read_all(conn)
+            time.sleep(5)
+
+        with OneShotPeer(silent) as peer:
+            start = time.monotonic()
+            r = run("connect", "-w", "300ms", peer.target, data=b"hello")
+            elapsed = time.monotonic() - start
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn(b"no traffic with", r.stderr)
+        self.assertGreaterEqual(elapsed, 0.3)
+        self.assertLess(elapsed, 4, "-w ended it, not the peer")
+        r = run("connect", "-w", "1s", "--idle-timeout", "2s", "127.0.0.1:9")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(b"excludes", r.stderr)
+
     def test_connect_exit_codes(self):
         r = run("connect", f"127.0.0.1:{free_port()}")
         self.assertEqual(r.returncode, 1)
