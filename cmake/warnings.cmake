@@ -1,4 +1,4 @@
-# sockkit_set_warnings(<target>): the project's warning set, per target (STYLE.md, "Build").
+# sockkit_set_warnings(<target>): the project's warning set, per target (docs/design.md).
 # Third-party headers come in as system includes, so they never trip these.
 function(sockkit_set_warnings target)
   target_compile_options(${target} PRIVATE

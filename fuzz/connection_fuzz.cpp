@@ -1,4 +1,4 @@
-// libFuzzer harness for the connection state machine (ROBUSTNESS.md B7): the Session every
+// libFuzzer harness for the connection state machine (docs/robustness.md, B7): the Session every
 // engine drives, run through a fake transport with no kernel. The input picks a protocol
 // and limits, then scripts events one after another — the peer sends bytes, a read of k
 // bytes (a short read), EAGAIN, EINTR, a write that takes k bytes (a short write), a reset,

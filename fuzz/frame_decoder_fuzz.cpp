@@ -1,4 +1,4 @@
-// libFuzzer harness for codec::FrameDecoder (ROBUSTNESS.md B6). The fuzzer chooses the
+// libFuzzer harness for codec::FrameDecoder (docs/robustness.md, B6). The fuzzer chooses the
 // header width and a chunk schedule, then the stream; the harness checks that
 //   - decoding in those chunks gives exactly what one-shot decoding gives (frames, error,
 //     truncation), and

@@ -1,4 +1,4 @@
-"""What every robustness test needs (ROBUSTNESS.md, "Harness conventions"): a `sockkit
+"""What every robustness test needs (docs/robustness.md, "How the suite runs"): a `sockkit
 serve` process per engine with its counters read live (one JSON line per stats interval)
 and at exit, its descriptors, memory and CPU from /proc, a canary client, and bounded waits.
 

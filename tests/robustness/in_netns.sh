@@ -1,5 +1,5 @@
 #!/bin/sh
-# Runs a command in a network namespace of its own (ROBUSTNESS.md: private ports and
+# Runs a command in a network namespace of its own (docs/robustness.md: private ports and
 # TIME_WAIT state, a loopback nobody else uses), made here and gone when the command ends.
 # Where namespaces cannot be made (no privilege), it says so and runs on the shared loopback.
 if unshare -n true 2>/dev/null; then

@@ -1,4 +1,4 @@
-"""The robustness suite (../shared/ROBUSTNESS.md): load and limits (L), slow and abusive
+"""The robustness suite (docs/robustness.md): load and limits (L), slow and abusive
 clients (S), bad input (B), faults (F), shutdown and restart (R), security defaults (X),
 each run against `sockkit serve --engine epoll` and `--engine uring`. Every test ends with
 the leak audit (R4): the server's descriptors back at their count after start.
