@@ -1,7 +1,6 @@
 #include "fault_proxy.hpp"
 
 #include <fmt/format.h>
-#include <malloc.h>
 
 #include <algorithm>
 #include <array>
@@ -12,6 +11,7 @@
 
 #include "sockkit/sys/epoll.hpp"
 #include "sockkit/sys/error.hpp"
+#include "sockkit/sys/resources.hpp"
 #include "sockkit/sys/socket.hpp"
 #include "sockkit/sys/socket_options.hpp"
 #include "units.hpp"
@@ -460,7 +460,7 @@ void FaultProxy::Loop::end(std::size_t slot, Ending how, std::string_view why) {
   if (open_count_ == 0 && peak_since_trim_ >= kTrimAbove) {
     // The buffers of a burst (or an attack) that is over go back to the system: freed
     // memory would otherwise stay with the process, as glibc keeps what it has freed.
-    ::malloc_trim(0);
+    sys::give_back_free_memory();
     peak_since_trim_ = 0;
   }
 }
