@@ -119,11 +119,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   config.send_timeout = std::chrono::milliseconds(input.ConsumeIntegralInRange<int>(1, 2000));
   config.frame_timeout = std::chrono::milliseconds(input.ConsumeIntegralInRange<int>(1, 2000));
 
-  BufferBudget budget(input.ConsumeBool() ? 0
-                                          : input.ConsumeIntegralInRange<std::size_t>(1, 1 << 18));
-  std::size_t others = 0;  // what the other connections hold of the budget
+  const auto limit =
+      input.ConsumeBool() ? 0 : input.ConsumeIntegralInRange<std::size_t>(1, 1 << 18);
+  BufferBudget budget(limit);
+  BudgetShare share(budget, input.ConsumeBool() ? 0 : 64 * 1024);
+  std::size_t others = 0;  // what the other connections took of the budget
   auto now = Clock::time_point{} + 1h;
-  auto held = std::make_unique<Session>(config, budget, now);
+  auto held = std::make_unique<Session>(config, share, now);
   Session& session = *held;
   std::vector<std::byte> sent;     // everything the peer sent
   std::size_t delivered = 0;       // of which the server has read this much
@@ -144,9 +146,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const bool owed = session.wants_write();
     if (!session.wants_read()) return;
     check(!(owed && budget.exhausted()), "read while owing replies with the budget spent");
-    const auto n = std::min({wanted, kMaxRead, session.read_limit(), sent.size() - delivered});
-    check(n <= std::max(budget.left(), Session::kTrickleRead), "read more than the budget left");
+    const auto allowed = session.begin_read(std::min(wanted, kMaxRead));
+    if (allowed == 0) {
+      check(!session.wants_read(), "a read refused for the budget, yet it wants to read");
+      return;
+    }
+    const auto n = std::min(allowed, sent.size() - delivered);
     if (n == 0) {
+      session.end_read();
       if (peer_finished && !eof_seen) {  // read() returns 0
         eof_seen = true;
         session.on_end_of_stream();
@@ -154,7 +161,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       return;
     }
     session.on_input(std::span(sent).subspan(delivered, n), now);
+    session.end_read();
     delivered += n;
+    // The limit holds exactly, but for the one trickle a client owing nothing may read.
+    if (limit != 0) {
+      check(budget.used() + others <= limit + Session::kTrickleRead, "went past the budget");
+    }
   };
 
   while (input.remaining_bytes() > 0 && !closed) {
@@ -216,13 +228,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       }
       case Event::others_charge: {
         const auto bytes = input.ConsumeIntegralInRange<std::size_t>(0, 1 << 18);
-        budget.charge(bytes);
-        others += bytes;
+        others += budget.take(bytes);
         break;
       }
       case Event::others_release: {
         const auto bytes = input.ConsumeIntegralInRange<std::size_t>(0, others);
-        budget.release(bytes);
+        budget.put_back(bytes);
         others -= bytes;
         break;
       }
@@ -240,6 +251,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!closed && eof_seen && !owes) check(false, "end of stream with nothing owed left it open");
   }
   held.reset();
-  check(budget.used() == others, "a connection kept some of the budget after it ended");
+  share.put_back_spare();
+  check(budget.used() == 0, "a connection kept its storage counted after it ended");
+  check(limit == 0 || budget.left() == limit - others, "a connection kept some budget taken");
   return 0;
 }

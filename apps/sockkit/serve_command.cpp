@@ -193,8 +193,9 @@ Examples:
       ->capture_default_str();
   command_
       ->add_option("--max-buffer-memory", max_buffer_memory_,
-                   "All clients' unsent replies together (0: no limit); once spent, a client "
-                   "holding replies is not read until they go")
+                   "All clients' unsent replies together (0: no limit), exact but for 4 KiB a "
+                   "client; once spent, a client holding replies is not read until they go, "
+                   "and one owing nothing reads 4 KiB at a time")
       ->type_name("SIZE")
       ->capture_default_str();
   add_number_option(*command_, "--backlog", backlog_,

@@ -19,10 +19,19 @@ std::size_t ByteBuffer::room() const noexcept {
 std::size_t ByteBuffer::growth_for(std::size_t count) const noexcept {
   if (count <= room()) return 0;
   const std::size_t grown = std::max(2 * size(), size() + count);
-  // The storage it replaces is freed, unless it is the first one replaced while pinned:
-  // that one is kept for the loan.
-  const bool kept = pinned_ && lent_.capacity() == 0;
-  return grown - (kept ? 0 : data_.capacity());
+  return grown - std::min(grown, freed_by_growth());
+}
+
+std::size_t ByteBuffer::growth_bound(std::size_t count) const noexcept {
+  if (count <= room()) return 0;
+  const std::size_t most = 2 * (size() + count);
+  return most - std::min(most, freed_by_growth());
+}
+
+// The storage a growth replaces is freed, unless it is the first one replaced while pinned:
+// that one is kept for the loan.
+std::size_t ByteBuffer::freed_by_growth() const noexcept {
+  return pinned_ && lent_.capacity() == 0 ? 0 : data_.capacity();
 }
 
 void ByteBuffer::make_room(std::size_t count) {

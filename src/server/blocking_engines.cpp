@@ -28,7 +28,6 @@ sys::Fd BlockingEngineBase::accept_next() {
     std::array<pollfd, 2> watched{pollfd{listener_.native_handle(), POLLIN, 0},
                                   pollfd{stop_.fd(), POLLIN, 0}};
     if (::poll(watched.data(), watched.size(), static_cast<int>(kReapEvery.count())) <= 0) {
-      if (budget_.take_give_back()) sys::give_back_free_memory();
       return {};  // a timeout (or a signal): the caller gets a chance to do its chores
     }
     if (stop_.requested()) break;
@@ -54,6 +53,7 @@ sys::Fd BlockingEngineBase::accept_next() {
 void IterativeEngine::run() {
   while (!stop_.requested()) {
     sys::Fd fd = accept_next();
+    if (budget_.take_give_back(!fd)) sys::give_back_free_memory();  // (served one: idle again)
     if (!fd) continue;
     counters_.accepted();
     serve_blocking(std::move(fd), {config_, counters_, stop_, budget_, listener_.native_handle()});
@@ -79,6 +79,7 @@ void ThreadedEngine::run() {
   while (!stop_.requested()) {
     sys::Fd fd = accept_next();
     reap_finished();
+    if (budget_.take_give_back(clients_.empty())) sys::give_back_free_memory();
     if (!fd) continue;
     if (clients_.size() >= config_.max_connections) {
       counters_.rejected();  // closed at once: the client sees EOF, not a hang

@@ -19,9 +19,10 @@ constexpr std::size_t kReadsPerWakeup = 4;
 
 proto::CloseReason serve_blocking(sys::Fd fd, const SessionContext& context) noexcept {
   prepare_client_socket(fd.get(), context.config);
-  std::unique_ptr<Session> made;  // on the heap, as in the event-loop engines
+  BudgetShare budget(context.budget);  // (no spare: a thread for one client)
+  std::unique_ptr<Session> made;       // on the heap, as in the event-loop engines
   try {
-    made = std::make_unique<Session>(context.config, context.budget, Clock::now(), fd.get());
+    made = std::make_unique<Session>(context.config, budget, Clock::now(), fd.get());
   } catch (const std::exception&) {  // no memory for it: this client is closed, only it
     context.stats.closed(proto::CloseReason::error);
     return proto::CloseReason::error;
@@ -69,8 +70,14 @@ proto::CloseReason serve_blocking(sys::Fd fd, const SessionContext& context) noe
 
     if (reading && (watched[0].revents & (POLLIN | POLLHUP | POLLERR))) {
       for (std::size_t reads = 0; reads < kReadsPerWakeup && session.wants_read(); ++reads) {
-        const auto want = std::min(buffer.size(), session.read_limit());
+        const auto want = session.begin_read(buffer.size());
+        if (want == 0) break;  // held back for the budget
         const auto n = sys::recv(fd.get(), std::span(buffer).first(want), 0, ec);
+        if (n > 0) {
+          context.stats.bytes_in(n);
+          session.on_input(std::span(buffer).first(n), now);
+        }
+        session.end_read();
         if (ec) {
           if (ec == std::errc::resource_unavailable_try_again) break;
           return finish(reason_for(ec));
@@ -79,8 +86,6 @@ proto::CloseReason serve_blocking(sys::Fd fd, const SessionContext& context) noe
           session.on_end_of_stream();
           break;
         }
-        context.stats.bytes_in(n);
-        session.on_input(std::span(buffer).first(n), now);
         if (n < want) break;
       }
     }

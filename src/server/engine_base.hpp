@@ -33,7 +33,7 @@ class EngineBase : public Engine {
   /// The budget's figures, for stats().
   void add_budget_to(Stats& total) const noexcept {
     total.buffered = budget_.used();
-    total.promised = budget_.promised();
+    total.promised = budget_.set_aside();
     total.budget_pauses = budget_.pauses();
   }
 
@@ -83,8 +83,8 @@ class MultiLoopEngine : public EngineBase {
   /// stays the caller's, to close. Admitted: counted, and the slot, open and holding `fd`
   /// and the session; the caller sets up the rest of it.
   template <class Slots>
-  std::optional<std::size_t> admit(sys::Fd& fd, Slots& slots, StatsCounters& counters,
-                                   Clock::time_point now) {
+  std::optional<std::size_t> admit(sys::Fd& fd, Slots& slots, BudgetShare& budget,
+                                   StatsCounters& counters, Clock::time_point now) {
     if (open_connections_.fetch_add(1) >= config_.max_connections) {
       open_connections_.fetch_sub(1);
       counters.rejected();
@@ -94,7 +94,7 @@ class MultiLoopEngine : public EngineBase {
     }
     prepare_client_socket(fd.get(), config_);
     try {
-      auto session = std::make_unique<Session>(config_, budget_, now, fd.get());
+      auto session = std::make_unique<Session>(config_, budget, now, fd.get());
       const auto slot = slots.acquire();
       auto& c = slots[slot];
       c.fd = std::move(fd);

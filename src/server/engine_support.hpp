@@ -3,6 +3,7 @@
 // What every engine shares: the stop doorbell, accept-error handling, the throttled log,
 // and the stats counters. Private to the library.
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -59,50 +60,82 @@ class ThrottledLog {
 };
 
 /// The memory all of an engine's connections may hold for replies together
-/// (`max_buffer_memory`), shared by its threads. Sessions charge what their buffers
-/// allocate (not each message: steady traffic reuses the storage, so this is touched only
-/// when a buffer grows or is freed). 0: no limit.
+/// (`max_buffer_memory`), shared by its threads. What counts against the limit is *taken*
+/// (`take()`, atomically for every thread, so no two readers can both spend what was left):
+/// the storage the reply buffers hold, plus what reads about to come have set aside for the
+/// storage they may make grow. A read is sized to what it could take; once nothing is left,
+/// a client that owes nothing may still read a trickle (Session::kTrickleRead), counted
+/// past the limit (`take_anyway`): that is the only way past it. Without a limit nothing is
+/// taken, only the storage counted. Sessions reach it through a BudgetShare.
 class BufferBudget {
  public:
   explicit BufferBudget(std::size_t limit) noexcept : limit_(limit) {}
-  void charge(std::size_t bytes) noexcept {
+  [[nodiscard]] bool limited() const noexcept { return limit_ != 0; }
+  /// Up to `want` bytes of what is left, or all of `want` without a limit: what it grants.
+  [[nodiscard]] std::size_t take(std::size_t want) noexcept {
+    if (!limited() || want == 0) return want;
+    auto taken = taken_.load(std::memory_order_relaxed);
+    std::size_t granted = 0;
+    do {
+      granted = taken >= limit_ ? 0 : std::min(want, limit_ - taken);
+      if (granted == 0) return 0;
+    } while (!taken_.compare_exchange_weak(taken, taken + granted, std::memory_order_relaxed));
+    return granted;
+  }
+  /// Takes `bytes` even past the limit (the trickle).
+  void take_anyway(std::size_t bytes) noexcept {
+    if (limited()) taken_.fetch_add(bytes, std::memory_order_relaxed);
+  }
+  void put_back(std::size_t bytes) noexcept {
+    if (limited()) taken_.fetch_sub(bytes, std::memory_order_relaxed);
+  }
+  /// The reply buffers' storage grew or shrank (within what was taken): for the stats and
+  /// for giving memory back, not for the limit.
+  void stored(std::size_t bytes) noexcept {
     const auto now = used_.fetch_add(bytes, std::memory_order_relaxed) + bytes;
     auto peak = peak_.load(std::memory_order_relaxed);
     while (now > peak && !peak_.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
     }
+    if (now >= kGiveBackAfter && !grown_.load(std::memory_order_relaxed)) {
+      grown_.store(true, std::memory_order_relaxed);
+    }
   }
-  /// True (to one caller) once what is charged has fallen to a quarter of a peak of at
-  /// least 4 MiB: the buffers a burst or an attack grew are free, and the caller gives the
-  /// memory back to the system (sys::give_back_free_memory), which the allocator would
-  /// otherwise keep.
-  [[nodiscard]] bool take_give_back() noexcept {
+  void unstored(std::size_t bytes) noexcept { used_.fetch_sub(bytes, std::memory_order_relaxed); }
+  /// True (to one caller) once the storage has fallen to a quarter of a peak of at least
+  /// 4 MiB: the buffers a burst or an attack grew are free, and the caller gives the memory
+  /// back to the system (sys::give_back_free_memory), which the allocator would otherwise
+  /// keep. What is still held is the next peak, so memory freed later goes back too. And
+  /// once more when the engine is `idle` (no connection open) after the storage reached
+  /// 4 MiB: what the connections held besides their replies (a thread's stack and arena,
+  /// a session) is free only once they are all gone.
+  [[nodiscard]] bool take_give_back(bool idle) noexcept {
     const auto used = used_.load(std::memory_order_relaxed);
+    if (idle && grown_.load(std::memory_order_relaxed) &&
+        grown_.exchange(false, std::memory_order_relaxed)) {
+      peak_.store(used, std::memory_order_relaxed);
+      return true;
+    }
     auto peak = peak_.load(std::memory_order_relaxed);
     if (peak < kGiveBackAfter || used > peak / 4) return false;
-    return peak_.compare_exchange_strong(peak, 0, std::memory_order_relaxed);  // a new peak
+    return peak_.compare_exchange_strong(peak, used, std::memory_order_relaxed);
   }
   static constexpr std::size_t kGiveBackAfter = 4 * 1024 * 1024;
-  void release(std::size_t bytes) noexcept { used_.fetch_sub(bytes, std::memory_order_relaxed); }
-  /// Everything is spent: clients holding unsent replies are not read until they go.
+  /// Everything is taken: clients holding unsent replies are not read until they go.
   [[nodiscard]] bool exhausted() const noexcept {
-    return limit_ != 0 && used_.load(std::memory_order_relaxed) >= limit_;
+    return limited() && taken_.load(std::memory_order_relaxed) >= limit_;
   }
+  /// The reply buffers' storage.
   [[nodiscard]] std::size_t used() const noexcept { return used_.load(std::memory_order_relaxed); }
-  [[nodiscard]] std::size_t promised() const noexcept {
-    return promised_.load(std::memory_order_relaxed);
+  /// Taken but not (yet) storage: set aside by reads to come and the loops' spares.
+  [[nodiscard]] std::size_t set_aside() const noexcept {
+    const auto taken = taken_.load(std::memory_order_relaxed);
+    const auto stored = used();
+    return taken > stored ? taken - stored : 0;
   }
-  /// Bytes a read in the kernel may still bring (io_uring's multishot receive with a byte
-  /// limit): not memory yet, so not `used()`, but not `left()` for others to take either.
-  void promise(std::size_t bytes) noexcept {
-    promised_.fetch_add(bytes, std::memory_order_relaxed);
-  }
-  void unpromise(std::size_t bytes) noexcept {
-    promised_.fetch_sub(bytes, std::memory_order_relaxed);
-  }
-  /// What may still be taken, less what is promised (all there is, without a limit).
+  /// What may still be taken (all there is, without a limit).
   [[nodiscard]] std::size_t left() const noexcept {
-    const auto now = used() + promised();
-    return limit_ == 0 ? ~std::size_t{0} : limit_ > now ? limit_ - now : 0;
+    const auto taken = taken_.load(std::memory_order_relaxed);
+    return !limited() ? ~std::size_t{0} : limit_ > taken ? limit_ - taken : 0;
   }
   void count_pause() noexcept { pauses_.fetch_add(1, std::memory_order_relaxed); }
   [[nodiscard]] std::uint64_t pauses() const noexcept {
@@ -111,10 +144,55 @@ class BufferBudget {
 
  private:
   std::size_t limit_;
-  std::atomic<std::size_t> used_{0};
-  std::atomic<std::size_t> peak_{0};  // the most used since memory was last given back
-  std::atomic<std::size_t> promised_{0};
+  std::atomic<std::size_t> taken_{0};  // counted against the limit (only with one)
+  std::atomic<std::size_t> used_{0};   // the reply buffers' storage
+  std::atomic<std::size_t> peak_{0};   // the most used since memory was last given back
+  std::atomic<bool> grown_{false};     // used reached kGiveBackAfter since the engine was idle
   std::atomic<std::uint64_t> pauses_{0};
+};
+
+/// One thread's way to the BufferBudget. What its sessions take and put back passes through
+/// a spare of at most `spare_most` bytes that it keeps, so an event loop in steady traffic
+/// sets aside and returns each read's share without touching the shared counter (an atomic
+/// update per read would move its cache line between the loops' cores every time). The
+/// spare counts as taken; `put_back_spare()` returns it (an event loop does on each tick,
+/// so a quiet loop keeps none). A thread serving one client keeps no spare. One thread.
+class BudgetShare {
+ public:
+  explicit BudgetShare(BufferBudget& budget, std::size_t spare_most = 0) noexcept
+      : budget_(budget), spare_most_(spare_most) {}
+  ~BudgetShare() { put_back_spare(); }
+  BudgetShare(const BudgetShare&) = delete;
+  BudgetShare& operator=(const BudgetShare&) = delete;
+
+  [[nodiscard]] BufferBudget& budget() const noexcept { return budget_; }
+  /// Up to `want` bytes: what it grants.
+  [[nodiscard]] std::size_t take(std::size_t want) noexcept {
+    if (want <= spare_) {
+      spare_ -= want;
+      return want;
+    }
+    const auto have = spare_ + budget_.take(want - spare_ + spare_most_);
+    const auto granted = std::min(want, have);
+    spare_ = have - granted;
+    return granted;
+  }
+  void put_back(std::size_t bytes) noexcept {
+    spare_ += bytes;
+    if (spare_ > 2 * spare_most_) {
+      budget_.put_back(spare_ - spare_most_);
+      spare_ = spare_most_;
+    }
+  }
+  void put_back_spare() noexcept {
+    budget_.put_back(spare_);
+    spare_ = 0;
+  }
+
+ private:
+  BufferBudget& budget_;
+  std::size_t spare_most_;
+  std::size_t spare_ = 0;
 };
 
 /// An event loop's connections, each in a slot kept for reuse: an event or a completion

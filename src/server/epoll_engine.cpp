@@ -19,8 +19,9 @@ using namespace std::chrono_literals;
 constexpr std::uint64_t kListenerToken = ~std::uint64_t{0};
 constexpr std::uint64_t kStopToken = kListenerToken - 1;
 constexpr std::uint64_t kTurnToken = kListenerToken - 2;  // AcceptBalance's doorbell
-constexpr std::size_t kReadsPerEvent = 4;     // then the other connections get their turn
-constexpr std::size_t kAcceptsPerEvent = 32;  // likewise for a flood of new clients
+constexpr std::size_t kReadsPerEvent = 4;         // then the other connections get their turn
+constexpr std::size_t kAcceptsPerEvent = 32;      // likewise for a flood of new clients
+constexpr std::size_t kSpareBudget = 128 * 1024;  // two reads' worth (BudgetShare)
 
 }  // namespace
 
@@ -67,7 +68,8 @@ class EpollEngine::Loop final : public EventLoop {
   }
 
   EpollEngine& engine_;
-  std::size_t index_;  // among the engine's loops
+  std::size_t index_;                                  // among the engine's loops
+  BudgetShare budget_{engine_.budget_, kSpareBudget};  // before the sessions, which use it
   sys::Epoll epoll_;
   SlotTable<Connection> slots_;
   std::size_t open_count_ = 0;
@@ -138,7 +140,9 @@ void EpollEngine::Loop::run() {
       }
     }
     if (now >= next_tick) {
-      if (engine_.budget_.take_give_back()) sys::give_back_free_memory();
+      budget_.put_back_spare();
+      const bool idle = engine_.open_connections_.load(std::memory_order_relaxed) == 0;
+      if (engine_.budget_.take_give_back(idle)) sys::give_back_free_memory();
       check_deadlines(now, draining_);
       next_tick = now + kDeadlineTick;
       if (accepting_again_at_ && now >= *accepting_again_at_) accepting_again_at_.reset();
@@ -175,7 +179,7 @@ void EpollEngine::Loop::accept_clients(Clock::time_point now) {
       }
       return;  // EAGAIN: none left (level-triggered epoll brings us back for more)
     }
-    const auto slot = engine_.admit(fd, slots_, counters_, now);
+    const auto slot = engine_.admit(fd, slots_, budget_, counters_, now);
     if (!slot) continue;  // fd closes here: the client sees EOF, the others go on
     auto& c = slots_[*slot];
     c.interest = EPOLLIN;
@@ -197,8 +201,14 @@ void EpollEngine::Loop::on_event(std::uint64_t token, std::uint32_t events, Cloc
   if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && c.session->wants_read()) {
     for (std::size_t reads = 0; reads < kReadsPerEvent && c.session->wants_read(); ++reads) {
       std::error_code ec;
-      const auto want = std::min(buffer_.size(), c.session->read_limit());
+      const auto want = c.session->begin_read(buffer_.size());
+      if (want == 0) break;  // held back for the budget
       const auto n = sys::recv(c.fd.get(), std::span(buffer_).first(want), 0, ec);
+      if (n > 0) {
+        counters_.bytes_in(n);
+        c.session->on_input(std::span(buffer_).first(n), now);
+      }
+      c.session->end_read();
       if (ec) {  // (compared only when set: an errc comparison is a virtual call)
         if (ec == std::errc::resource_unavailable_try_again) break;
         return close(slot, reason_for(ec));
@@ -207,8 +217,6 @@ void EpollEngine::Loop::on_event(std::uint64_t token, std::uint32_t events, Cloc
         c.session->on_end_of_stream();
         break;
       }
-      counters_.bytes_in(n);
-      c.session->on_input(std::span(buffer_).first(n), now);
       if (n < want) break;
     }
   }

@@ -37,10 +37,11 @@ struct Session::Watch {
   std::uint64_t bytes_out = 0;
 };
 
-Session::Session(const ServerConfig& config, BufferBudget& budget, Clock::time_point now,
+Session::Session(const ServerConfig& config, BudgetShare& budget, Clock::time_point now,
                  int peer_fd)
     : config_(config),
-      budget_(budget),
+      share_(budget),
+      budget_(budget.budget()),
       protocol_(proto::make_protocol(config.protocol, config.frames)),
       last_traffic_(now),
       last_progress_(now),
@@ -59,24 +60,69 @@ void Session::notify(const ConnectionEvent& event) const noexcept {
 }
 
 Session::~Session() {
-  budget_.release(charged_);
+  end_read();
+  share_.put_back(charged_);
+  budget_.unstored(charged_);
 }
 
+// Growth past what was set aside is taken as the read's bytes come; what could not be
+// (a trickle, or pieces that grew the storage more than foreseen) is taken past the limit.
 void Session::account() noexcept {
   const auto held = out_.capacity();
-  if (held > charged_) budget_.charge(held - charged_);
-  if (held < charged_) budget_.release(charged_ - held);
+  if (held > charged_) {
+    const auto grown = held - charged_;
+    const auto reserved = std::min(grown, reserved_);
+    reserved_ -= reserved;
+    const auto more = grown - reserved;
+    if (more > 0) budget_.take_anyway(more - share_.take(more));
+    budget_.stored(grown);
+  } else if (held < charged_) {
+    share_.put_back(charged_ - held);
+    budget_.unstored(charged_ - held);
+  }
   charged_ = held;
 }
 
-std::size_t Session::read_within(std::size_t count, std::size_t allowance) noexcept {
-  if (out_.growth_for(count) <= allowance) return count;
-  const auto room = out_.room();
-  // Past the room, any count up to the unread bytes grows it the least: to twice them.
-  const auto least = std::min(count, out_.size());
-  if (least > room && out_.growth_for(least) <= allowance) return least;
-  if (room == 0) pause_for_budget();
-  return room;
+// The replies `count` bytes of input may complete hold at most those bytes and what the
+// protocol holds toward its message under way (a frame's beginning).
+std::size_t Session::growth(std::size_t count, Arrival arrival) const noexcept {
+  const auto replies = count + protocol_->held();
+  return arrival == Arrival::at_once ? out_.growth_for(replies) : out_.growth_bound(replies);
+}
+
+// The most of `want` whose growth fits in `allowance`: the room there is at least (no
+// growth), and past it as far as a search finds (the growth never falls as the count rises).
+std::size_t Session::fit(std::size_t want, Arrival arrival, std::size_t allowance) const noexcept {
+  std::size_t fits = std::min(want, out_.room());
+  std::size_t too_much = want + 1;
+  while (too_much - fits > 1) {
+    const auto middle = fits + (too_much - fits) / 2;
+    (growth(middle, arrival) <= allowance ? fits : too_much) = middle;
+  }
+  return fits;
+}
+
+std::size_t Session::begin_read(std::size_t want, Arrival arrival,
+                                std::size_t most_growth) noexcept {
+  end_read();  // (a read that was not ended gives back what it set aside first)
+  const auto needed = growth(want, arrival);
+  if (needed == 0) return want;
+  reserved_ = share_.take(std::min(needed, most_growth));
+  if (reserved_ == needed) return want;
+  auto count = fit(want, arrival, reserved_);
+  // A client that owes nothing may still read a trickle: the budget's only slack.
+  if (out_.empty()) count = std::max(count, fit(want, arrival, kTrickleRead));
+  const auto covered = std::min(reserved_, growth(count, arrival));
+  share_.put_back(reserved_ - covered);
+  reserved_ = covered;
+  if (count == 0) pause_for_budget();
+  return count;
+}
+
+void Session::end_read() noexcept {
+  if (reserved_ == 0) return;
+  share_.put_back(reserved_);
+  reserved_ = 0;
 }
 
 void Session::on_close(proto::CloseReason reason) noexcept {

@@ -20,9 +20,10 @@ class Session {
  public:
   /// `peer_fd`: the client's socket, asked for its address only when
   /// `config.on_connection` watches connections (then the opening is reported at once).
-  /// `budget`: the engine's, charged with what this connection's reply buffer allocates.
-  Session(const ServerConfig& config, BufferBudget& budget, Clock::time_point now,
-          int peer_fd = -1);
+  /// `budget`: the engine's, reached through the serving thread's share: what this
+  /// connection's reply buffer allocates is taken from it, and what its reads may make the
+  /// buffer grow is set aside before they are made.
+  Session(const ServerConfig& config, BudgetShare& budget, Clock::time_point now, int peer_fd = -1);
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -38,17 +39,26 @@ class Session {
   /// The engine closed the connection for `reason` (reported to `config.on_connection`).
   void on_close(proto::CloseReason reason) noexcept;
 
-  /// Read more only while not ending, below the high-water mark, and either owing nothing
-  /// or with the engine's buffer budget not spent.
+  /// Read more only while not ending, below the high-water mark, not held back for the
+  /// budget, and either owing nothing or with the engine's buffer budget not spent.
   [[nodiscard]] bool wants_read() const noexcept {
-    return !ending_ && out_.size() < config_.high_water_mark &&
+    return !ending_ && !budget_paused_ && out_.size() < config_.high_water_mark &&
            (out_.empty() || !budget_.exhausted());
   }
-  /// The most the next read should take: what is left of the budget, and at least a
-  /// trickle (once it is spent, only clients that owe nothing are read, a little at a time).
-  [[nodiscard]] std::size_t read_limit() const noexcept {
-    return std::max(budget_.left(), kTrickleRead);
-  }
+  /// How a read's bytes reach on_input(): in one piece (a read into the engine's buffer), or
+  /// in several (io_uring's multishot receive), each of which may grow the reply storage.
+  enum class Arrival { at_once, in_pieces };
+  /// Before a read: how many of `want` bytes it may bring, so that the reply storage they
+  /// make grow (an echo queues what it reads) fits in what is taken from the budget for it
+  /// now, and at most `most_growth`. Once nothing is left, a client that owes nothing may
+  /// still read a trickle, counted past the limit: that is the budget's only slack. 0: do
+  /// not read (held back for the budget until the replies have gone). What was set aside
+  /// and not used goes back at end_read(), which follows every read, whatever it brought.
+  [[nodiscard]] std::size_t begin_read(std::size_t want, Arrival arrival = Arrival::at_once,
+                                       std::size_t most_growth = ~std::size_t{0}) noexcept;
+  void end_read() noexcept;
+  /// The trickle: how much a client owing nothing may still make its reply storage grow by
+  /// past a spent budget (a read of 4 KiB into an empty buffer).
   static constexpr std::size_t kTrickleRead = 4096;
   /// The most all reads from now until the engine asks again may take together: what keeps
   /// the replies below the high-water mark (an echo queues what it reads), or a trickle.
@@ -57,13 +67,6 @@ class Session {
                ? std::max(config_.high_water_mark - out_.size(), kTrickleRead)
                : kTrickleRead;
   }
-  /// How much of `count` bytes a read may bring if the reply storage it makes grow (an
-  /// echo queues what it reads) must stay within `allowance`: `count`, or less; 0 while the
-  /// reply buffer is full and cannot grow that little (read again once replies have gone).
-  /// For reads that are in the kernel at once and complete together (io_uring), each given
-  /// its share of the budget: growth counted only at completion (doubling, and a loan
-  /// keeping the old storage) went 1.7 times past the budget.
-  [[nodiscard]] std::size_t read_within(std::size_t count, std::size_t allowance) noexcept;
   [[nodiscard]] bool wants_write() const noexcept { return !out_.empty(); }
   [[nodiscard]] std::span<const std::byte> pending_output() const noexcept {
     return out_.readable();
@@ -109,14 +112,19 @@ class Session {
  private:
   void notify(const ConnectionEvent& event) const noexcept;
   void take_input(std::span<const std::byte> bytes, Clock::time_point now);
-  void account() noexcept;           // charges the budget for what out_ allocated since
+  void account() noexcept;           // takes from the budget what out_ allocated since
   void pause_for_budget() noexcept;  // counted once per pause
+  [[nodiscard]] std::size_t growth(std::size_t count, Arrival arrival) const noexcept;
+  [[nodiscard]] std::size_t fit(std::size_t want, Arrival arrival,
+                                std::size_t allowance) const noexcept;
 
   const ServerConfig& config_;
+  BudgetShare& share_;
   BufferBudget& budget_;
   std::unique_ptr<proto::Protocol> protocol_;
   codec::ByteBuffer out_;
   std::size_t charged_ = 0;          // out_'s storage, as the budget was told
+  std::size_t reserved_ = 0;         // set aside for the growth the read under way may cause
   bool budget_paused_ = false;       // counted once per pause
   Clock::time_point last_traffic_;   // any byte in or out
   Clock::time_point last_progress_;  // a write that moved bytes, or nothing owed

@@ -28,8 +28,9 @@ constexpr unsigned kFirstBuffers = 16;        // receive buffers provided at fir
 constexpr int kBufferGroup = 0;
 // The most one multishot receive may bring before it ends and is armed again (re-checking
 // the high-water mark and the budget): 1,024 messages of 64 B in a ping-pong, so the
-// re-arm costs nothing measurable, while what it promises stays small beside the budget.
+// re-arm costs nothing measurable, while what it sets aside stays small beside the budget.
 constexpr std::size_t kMultishotBytes = 64 * 1024;
+constexpr std::size_t kSpareBudget = 128 * 1024;  // two receives' worth (BudgetShare)
 
 // An in-flight operation's user_data: what it is, which slot, which generation of the slot.
 // A completion whose generation is old belongs to a connection already closed.
@@ -84,7 +85,6 @@ class UringEngine::Loop final : public EventLoop {
   struct Connection {
     sys::Fd fd;
     std::unique_ptr<Session> session;
-    std::size_t promised = 0;  // what the armed multishot receive may still bring (budget)
     std::uint32_t generation = 0;
     bool open = false;
     bool recv_armed = false;       // a receive is in the kernel (never more than one)
@@ -108,15 +108,6 @@ class UringEngine::Loop final : public EventLoop {
   void on_recv(std::size_t slot, const io_uring_cqe& cqe, Clock::time_point now);
   void on_send(std::size_t slot, int result, Clock::time_point now);
   void pump(std::size_t slot);
-  /// The armed receive ended (or its connection closed): what it promised is given back.
-  /// Once, at the end, not as each completion comes: the budget is shared by the loops, and
-  /// an atomic update per message on it would move its cache line between cores each time.
-  /// Until then the bytes brought count twice (promised, and used once queued): the bound
-  /// errs on the safe side, by at most one limit per connection.
-  void end_promise(Connection& c) noexcept {
-    engine_.budget_.unpromise(c.promised);
-    c.promised = 0;
-  }
   void recycle(unsigned buffer_id);
   void rearm_waiting();
   bool provide_more_buffers();
@@ -130,7 +121,8 @@ class UringEngine::Loop final : public EventLoop {
   void shed_one();
 
   UringEngine& engine_;
-  std::size_t index_;  // among the engine's loops
+  std::size_t index_;                                  // among the engine's loops
+  BudgetShare budget_{engine_.budget_, kSpareBudget};  // before the sessions, which use it
   const ServerConfig::UringSizes& sizes_;
   io_uring ring_{};
   bool ring_ready_ = false;
@@ -267,24 +259,22 @@ void UringEngine::Loop::arm_accept() {
 // clients that never read, that measured 178-250 MB where a limit keeps to the bound.
 void UringEngine::Loop::arm_recv(std::size_t slot) {
   auto& c = slots_[slot];
-  // Every client's receive is in flight at once and may complete in the same round, so each
-  // may take only its share of what is left of the budget (and at least the trickle): a
-  // length of budget-left each let 40 clients that never read go 1.6 MiB past a 2 MiB
-  // budget in one round. The reply storage those bytes make grow keeps to the same share
-  // (Session::read_within): growth counted only once they had come went 1.7 times past it.
-  // The share is split among the receives in flight, this one included, and the loops: each
-  // loop's receives together take at most their loop's part of what is left, however the
-  // clients are spread, and a client held back for the budget leaves more to the others.
-  // A multishot receive promises its limit to the budget, so the receives armed after it
-  // share only what is left beside it.
+  // Every client's receive waits in the kernel at once, each having set aside from the
+  // budget what the reply storage may grow by as its bytes come (Session::begin_read), so
+  // none of them can take the budget past its limit. Each takes only its share of what is
+  // left, split among the receives in flight, this one included, and the loops, so the
+  // first clients to arm do not set all of it aside: each loop's receives together take
+  // at most their loop's part, and a client held back for the budget leaves more to the
+  // others. A multishot receive's bytes come in pieces, each of which may grow the storage
+  // (to twice what it holds): that is the most it sets aside, twice its share.
   const auto sharers = engine_.loops_.size() * (receiving_ + 1);
   const auto share = std::max(engine_.budget_.left() / sharers, Session::kTrickleRead);
   // A multishot receive brings at most `limit` in all, then ends. A single receive's
-  // length below the buffer's caps what the kernel puts in it. (The share is never more
-  // than the session's read_limit(): what is left of the budget, or the trickle.)
+  // length below the buffer's caps what the kernel puts in it.
   const auto want = multishot_ ? std::min({c.session->read_room(), share, kMultishotBytes})
                                : std::min(std::size_t{sizes_.buffer_size}, share);
-  const auto limit = c.session->read_within(want, share);
+  const auto limit = c.session->begin_read(
+      want, multishot_ ? Session::Arrival::in_pieces : Session::Arrival::at_once, 2 * share);
   if (limit == 0) return;  // no room for replies: read again once some have gone (on_send)
   auto* entry = sqe();
   if (multishot_) {
@@ -294,8 +284,6 @@ void UringEngine::Loop::arm_recv(std::size_t slot) {
     // The kernel reads the limit from `optlen`, which Debian's liburing 2.3 headers do not
     // name yet: it is the same field as `file_index`.
     entry->file_index = static_cast<std::uint32_t>(limit);
-    engine_.budget_.promise(limit);
-    c.promised = limit;
   } else {
     io_uring_prep_recv(entry, c.fd.get(), nullptr, static_cast<unsigned>(limit), 0);
   }
@@ -473,7 +461,7 @@ void UringEngine::Loop::on_accept(int result, bool more, Clock::time_point now) 
 }
 
 void UringEngine::Loop::adopt(sys::Fd fd, Clock::time_point now) {
-  const auto slot = engine_.admit(fd, slots_, counters_, now);
+  const auto slot = engine_.admit(fd, slots_, budget_, counters_, now);
   if (!slot) return;  // fd closes here: the client sees EOF, the others go on
   auto& c = slots_[*slot];
   // A reused slot: its last client's operations may still have been in flight (their
@@ -494,8 +482,12 @@ void UringEngine::Loop::on_recv(std::size_t slot, const io_uring_cqe& cqe, Clock
   if (ended) {
     c.recv_armed = c.recv_cancelling = false;
     --receiving_;
-    end_promise(c);
   }
+  // What an ended receive set aside for the reply storage and did not use goes back (after
+  // the bytes it brought last are queued).
+  const auto end_read = [&] {
+    if (ended) c.session->end_read();
+  };
   if (cqe.res == -EINVAL && multishot_) {
     // A kernel before 6.17 refuses a receive with a byte limit (6.0-6.16 check that the
     // field is 0; before 6.0 there is no multishot receive at all): receive once per request.
@@ -503,6 +495,7 @@ void UringEngine::Loop::on_recv(std::size_t slot, const io_uring_cqe& cqe, Clock
     engine_.log_.say(
         "io_uring: this kernel cannot limit a multishot receive (Linux 6.17+ can); "
         "using single receives");
+    end_read();
     return pump(slot);
   }
   if (cqe.res > 0 && (cqe.flags & IORING_CQE_F_BUFFER)) {
@@ -534,6 +527,7 @@ void UringEngine::Loop::on_recv(std::size_t slot, const io_uring_cqe& cqe, Clock
   } else if (cqe.res < 0 && cqe.res != -ECANCELED) {
     return close(slot, reason_for(refusal(cqe.res)));
   }
+  end_read();
   pump(slot);
 }
 
@@ -587,8 +581,7 @@ void UringEngine::Loop::close(std::size_t slot, proto::CloseReason reason) {
   std::error_code ignored;
   sys::shutdown(c.fd.get(), SHUT_RDWR, ignored);
   c.fd.reset();
-  c.session.reset();               // a slot waiting for its next client holds no memory
-  end_promise(c);                  // what its receive still brings is thrown away
+  c.session.reset();  // a slot waiting for its next client holds no memory (nor budget)
   if (c.recv_armed) --receiving_;  // (its completion is stale now)
   c.recv_armed = false;
   c.open = false;
@@ -602,7 +595,9 @@ void UringEngine::Loop::close(std::size_t slot, proto::CloseReason reason) {
 }
 
 void UringEngine::Loop::tick(Clock::time_point now) {
-  if (engine_.budget_.take_give_back()) sys::give_back_free_memory();
+  budget_.put_back_spare();
+  const bool idle = engine_.open_connections_.load(std::memory_order_relaxed) == 0;
+  if (engine_.budget_.take_give_back(idle)) sys::give_back_free_memory();
   if (accept_again_at_ && now >= *accept_again_at_) accept_again_at_.reset();
   arm_accept_if_due();
   const auto drain_deadline = engine_.stop_.deadline();

@@ -25,6 +25,10 @@ class ByteBuffer {
   }
   /// How much `capacity()` would grow by if `count` bytes were appended now (0: there is room).
   [[nodiscard]] std::size_t growth_for(std::size_t count) const noexcept;
+  /// The most `capacity()` may grow by while `count` bytes are appended in pieces of any
+  /// sizes (nothing consumed between): each growth at most doubles what the pieces so far
+  /// hold, so the storage ends within twice the unread bytes and `count`.
+  [[nodiscard]] std::size_t growth_bound(std::size_t count) const noexcept;
   /// The most an append can take without new storage: after the end, and the space before
   /// the front if an append would reclaim it.
   [[nodiscard]] std::size_t room() const noexcept;
@@ -56,6 +60,7 @@ class ByteBuffer {
  private:
   void make_room(std::size_t count);  // reserve() past the end: reclaim the front, or grow
   void keep_lent() noexcept;          // pinned: the storage becomes the loan's (if none is yet)
+  [[nodiscard]] std::size_t freed_by_growth() const noexcept;  // what a growth frees
 
   std::vector<std::byte> data_;
   std::size_t start_ = 0;

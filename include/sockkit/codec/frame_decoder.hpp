@@ -56,6 +56,11 @@ class FrameDecoder {
 
   /// True between the first byte of a frame and its last (engines time this: slowloris).
   [[nodiscard]] bool mid_frame() const noexcept { return header_have_ > 0; }
+  /// The bytes of the frame under way taken so far, its header's and its payload's.
+  [[nodiscard]] std::size_t pending() const noexcept {
+    // (The payload kept is the frame's own only once its header is complete.)
+    return header_have_ < format_.header_bytes ? header_have_ : header_have_ + payload_.size();
+  }
   /// At end of stream: what was missing if it ended inside a frame, or nothing.
   [[nodiscard]] std::optional<Truncation> truncation() const noexcept;
 

@@ -21,6 +21,7 @@ class FramedEcho final : public Protocol {
   Verdict on_data(std::span<const std::byte> input, codec::ByteBuffer& out) override;
   CloseReason on_end_of_stream() override;
   [[nodiscard]] bool mid_message() const noexcept override { return decoder_.mid_frame(); }
+  [[nodiscard]] std::size_t held() const noexcept override { return decoder_.pending(); }
 
  private:
   codec::FrameDecoder decoder_;

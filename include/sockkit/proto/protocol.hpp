@@ -41,6 +41,11 @@ class Protocol {
   virtual CloseReason on_end_of_stream() = 0;
   /// True while a message has begun but not completed (engines apply the frame timeout).
   [[nodiscard]] virtual bool mid_message() const noexcept { return false; }
+  /// Bytes taken toward a message not answered yet, which its reply will hold besides the
+  /// bytes still to come: an engine sets aside memory for replies the next input may
+  /// complete (max_buffer_memory) on the assumption that they hold no more than these bytes
+  /// and that input.
+  [[nodiscard]] virtual std::size_t held() const noexcept { return 0; }
 
  protected:
   Protocol() = default;

@@ -55,10 +55,13 @@ struct ServerConfig {
   /// Replies queued for one client above this stop the server reading from it, so a client
   /// that does not read cannot make the server hold more than this for it.
   std::size_t high_water_mark = 256 * 1024;
-  /// The reply buffers of all clients together. Once they hold this much, a client with
-  /// replies still unsent is not read until they go, and one with none is read 4 KiB at a
-  /// time: clients that read their replies keep being served, ones that do not stop
-  /// growing the total (each may take one read past it). 0: no limit.
+  /// The storage of all clients' reply buffers together. Each read first sets aside what
+  /// the replies to it may make that storage grow by (sized down, or not made, when there
+  /// is not that much left), so the limit holds exactly, but for one trickle a client: once
+  /// it is spent, a client with replies still unsent is not read until they go, and one
+  /// with none may still read 4 KiB at a time (at most 4 KiB of storage past the limit):
+  /// clients that read their replies keep being served, ones that do not stop growing the
+  /// total. 0: no limit.
   std::size_t max_buffer_memory = 256 * 1024 * 1024;
   /// The kernel's send buffer for each client (SO_SNDBUF; the kernel doubles it). Left to
   /// autotuning it grows to megabytes per connection, all of it held for a client that does

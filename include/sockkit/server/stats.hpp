@@ -20,8 +20,9 @@ struct Stats {
   std::uint64_t bytes_out = 0;
   std::array<std::uint64_t, proto::kCloseReasonCount> closed{};
   std::uint64_t buffered = 0;       // bytes the reply buffers hold now (max_buffer_memory)
-  std::uint64_t promised = 0;       // io_uring: bytes the receives armed now may still bring
-                                    // (set aside from max_buffer_memory until they come)
+  std::uint64_t promised = 0;       // set aside from max_buffer_memory, not storage yet: for
+                                    // reads under way (io_uring's wait in the kernel) and
+                                    // the event loops' spares
   std::uint64_t budget_pauses = 0;  // times a client was left holding replies with the
                                     // budget spent, so not read until they went
   std::uint64_t buffer_waits = 0;   // io_uring: receives that found every receive buffer

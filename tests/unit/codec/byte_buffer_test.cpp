@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 
 #include "support/bytes.hpp"
@@ -116,6 +117,31 @@ TEST(ByteBuffer, GrowthForSaysWhatAnAppendWillAllocate) {
   reserved.append(bytes(std::string(4000, 'z')));
   EXPECT_EQ(reserved.capacity(), capacity) << "appending into reserved room allocates nothing";
   EXPECT_EQ(reserved.size(), 4100u);
+}
+
+// Bytes that come in pieces (io_uring's multishot receive) may grow the storage at each
+// piece: however they are cut, the growth stays within growth_bound.
+TEST(ByteBuffer, GrowthBoundHoldsForAppendsInPiecesOfAnySize) {
+  for (const std::size_t piece : {1u, 7u, 100u, 1000u, 4096u, 10'000u}) {
+    for (const bool pinned : {false, true}) {
+      ByteBuffer buffer;
+      buffer.append(bytes(std::string(300, 'a')));
+      buffer.consume(100);
+      if (pinned) buffer.pin();
+      const std::size_t count = 10'000;
+      const auto bound = buffer.growth_bound(count);
+      const auto before = buffer.capacity();
+      std::size_t most = before;
+      for (std::size_t sent = 0; sent < count; sent += piece) {
+        buffer.append(bytes(std::string(std::min(piece, count - sent), 'b')));
+        most = std::max(most, buffer.capacity());
+      }
+      EXPECT_LE(most - before, bound) << "pieces of " << piece << (pinned ? ", pinned" : "");
+    }
+  }
+  ByteBuffer roomy;
+  roomy.reserve(5000);
+  EXPECT_EQ(roomy.growth_bound(5000), 0u) << "within the room: no growth, in any pieces";
 }
 
 TEST(ByteBuffer, TheFrontIsReclaimedOnlyWhenThatFreesAsMuchAsItMoves) {

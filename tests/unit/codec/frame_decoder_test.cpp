@@ -258,6 +258,21 @@ TEST(FrameDecoder, MidFrameCoversHeaderAndPayload) {
   EXPECT_EQ(mid, (std::vector<bool>{true, true, true, true, true, false}));
 }
 
+// What a reply to the frame under way will hold besides the bytes still to come (the
+// buffer budget sets it aside): the header and payload taken so far, 0 between frames.
+TEST(FrameDecoder, PendingCountsTheFrameUnderWaySoFar) {
+  const auto stream = encode({bytes("abc"), bytes("d")});
+  FrameDecoder decoder;
+  std::vector<std::size_t> pending;
+  for (std::size_t i = 0; i < stream.size(); ++i) {
+    std::span<const std::byte> one = std::span(stream).subspan(i, 1);
+    while (decoder.decode(one).status == DecodeResult::Status::frame) {
+    }
+    pending.push_back(decoder.pending());
+  }
+  EXPECT_EQ(pending, (std::vector<std::size_t>{1, 2, 3, 4, 5, 6, 0, 1, 2, 3, 4, 0}));
+}
+
 TEST(FrameDecoder, RejectsUnsupportedHeaderWidths) {
   EXPECT_THROW(FrameDecoder(FrameFormat{.header_bytes = 3}), std::invalid_argument);
   EXPECT_THROW(FrameEncoder(FrameFormat{.header_bytes = 0}), std::invalid_argument);

@@ -3,7 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "support/bytes.hpp"
 
@@ -29,11 +32,12 @@ class SessionTest : public testing::Test {
 
   ServerConfig config_;
   BufferBudget budget_{0};  // no limit, unless a test makes its own
+  BudgetShare share_{budget_};
   const Clock::time_point t0_ = Clock::now();
 };
 
 TEST_F(SessionTest, IdleMeansNoTrafficEitherWay) {
-  Session s(config_, budget_, t0_);
+  Session s(config_, share_, t0_);
   EXPECT_FALSE(due(s, 9s));
   s.on_input(bytes("hi"), t0_ + 9s);
   s.on_sent(2, t0_ + 9s);
@@ -46,7 +50,7 @@ TEST_F(SessionTest, IdleMeansNoTrafficEitherWay) {
 }
 
 TEST_F(SessionTest, SendTimeoutCountsFromTheLastProgress) {
-  Session s(config_, budget_, t0_);
+  Session s(config_, share_, t0_);
   s.on_input(bytes("0123456789"), t0_);
   EXPECT_TRUE(s.wants_write());
   s.on_sent(4, t0_ + 1500ms);  // progress resets the clock
@@ -55,7 +59,7 @@ TEST_F(SessionTest, SendTimeoutCountsFromTheLastProgress) {
 }
 
 TEST_F(SessionTest, AboveTheHighWaterMarkItStopsReading) {
-  Session s(config_, budget_, t0_);
+  Session s(config_, share_, t0_);
   const std::string big(150, 'x');
   s.on_input(bytes(big), t0_);
   EXPECT_FALSE(s.wants_read());
@@ -65,7 +69,7 @@ TEST_F(SessionTest, AboveTheHighWaterMarkItStopsReading) {
 
 TEST_F(SessionTest, TheFrameTimeoutIsAbsoluteFromTheFirstByte) {
   config_.protocol = proto::ProtocolKind::framed_echo;
-  Session s(config_, budget_, t0_);
+  Session s(config_, share_, t0_);
   // One byte of a header every second: the frame never completes, and dripping does not
   // restart the clock.
   for (int i = 0; i < 3; ++i) {
@@ -76,7 +80,7 @@ TEST_F(SessionTest, TheFrameTimeoutIsAbsoluteFromTheFirstByte) {
 }
 
 TEST_F(SessionTest, EndOfStreamFlushesBeforeClosing) {
-  Session s(config_, budget_, t0_);
+  Session s(config_, share_, t0_);
   s.on_input(bytes("last words"), t0_);
   s.on_end_of_stream();
   EXPECT_FALSE(s.wants_read());
@@ -90,7 +94,7 @@ TEST_F(SessionTest, EndOfStreamFlushesBeforeClosing) {
 }
 
 TEST_F(SessionTest, FinishedIsOnlyTheEndingNotTheClocks) {
-  Session s(config_, budget_, t0_);
+  Session s(config_, share_, t0_);
   EXPECT_FALSE(s.finished());
   EXPECT_EQ(due(s, 11s), CloseReason::idle);
   EXPECT_FALSE(s.finished()) << "timeouts are the timer's to find, through due()";
@@ -100,7 +104,7 @@ TEST_F(SessionTest, FinishedIsOnlyTheEndingNotTheClocks) {
 
 TEST_F(SessionTest, EndOfStreamInsideAFrameIsTruncated) {
   config_.protocol = proto::ProtocolKind::framed_echo;
-  Session s(config_, budget_, t0_);
+  Session s(config_, share_, t0_);
   s.on_input(bytes(std::string_view("\0\0\0\x05"
                                     "ab",
                                     6)),
@@ -111,7 +115,7 @@ TEST_F(SessionTest, EndOfStreamInsideAFrameIsTruncated) {
 
 TEST_F(SessionTest, AProtocolVerdictClosesAfterTheFlush) {
   config_.protocol = proto::ProtocolKind::framed_echo;
-  Session s(config_, budget_, t0_);
+  Session s(config_, share_, t0_);
   s.on_input(bytes(std::string_view("\0\0\0\x01"
                                     "aGET ",
                                     9)),
@@ -122,10 +126,10 @@ TEST_F(SessionTest, AProtocolVerdictClosesAfterTheFlush) {
 }
 
 TEST_F(SessionTest, DrainClosesAQuietConnectionAtOnceAndABusyOneAtTheDeadline) {
-  Session quiet(config_, budget_, t0_);
+  Session quiet(config_, share_, t0_);
   EXPECT_EQ(quiet.due(t0_ + 1s, true, t0_ + 6s), CloseReason::server_stopping);
 
-  Session busy(config_, budget_, t0_);
+  Session busy(config_, share_, t0_);
   busy.on_input(bytes("x"), t0_ + 990ms);
   busy.on_sent(1, t0_ + 990ms);
   EXPECT_FALSE(busy.due(t0_ + 1s, true, t0_ + 6s)) << "active 10 ms ago: it may finish";
@@ -141,7 +145,7 @@ TEST_F(SessionTest, DrainClosesAQuietConnectionAtOnceAndABusyOneAtTheDeadline) {
 // Regression: a connection busy when stop() came and quiet after it was kept for the whole
 // drain (5 s with the tutorial's client, which had just been answered).
 TEST_F(SessionTest, DrainClosesAConnectionOnceItFallsQuiet) {
-  Session s(config_, budget_, t0_);
+  Session s(config_, share_, t0_);
   s.on_input(bytes("x"), t0_ + 990ms);
   EXPECT_FALSE(s.due(t0_ + 1s, true, t0_ + 6s)) << "it owes the echo";
   s.on_sent(1, t0_ + 1s);
@@ -153,7 +157,7 @@ TEST_F(SessionTest, DrainClosesAConnectionOnceItFallsQuiet) {
 // A connection that has ended for a reason of its own keeps that reason when the stop finds
 // it quiet: the stats say why it really closed.
 TEST_F(SessionTest, AnEndingConnectionKeepsItsReasonWhileDraining) {
-  Session s(config_, budget_, t0_);
+  Session s(config_, share_, t0_);
   s.on_input(bytes("bye"), t0_);
   s.on_sent(3, t0_);
   s.on_end_of_stream();
@@ -163,7 +167,7 @@ TEST_F(SessionTest, AnEndingConnectionKeepsItsReasonWhileDraining) {
 // The send timeout counts progress the kernel reports (its send queue shrinking) as well as
 // writes: a slow reader frees too little for the socket to be writable, but it reads.
 TEST_F(SessionTest, AShrinkingKernelQueueIsProgress) {
-  Session s(config_, budget_, t0_);
+  Session s(config_, share_, t0_);
   s.on_input(bytes("0123456789"), t0_);
   EXPECT_FALSE(s.wants_unsent_check(t0_ + 100ms)) << "too soon to ask";
   ASSERT_TRUE(s.wants_unsent_check(t0_ + 500ms));
@@ -177,8 +181,9 @@ TEST_F(SessionTest, AShrinkingKernelQueueIsProgress) {
 
 TEST_F(SessionTest, ItsReplyBufferIsChargedToTheBudgetAndGivenBackWhenItEnds) {
   BufferBudget budget(0);
+  BudgetShare share(budget);
   {
-    Session s(config_, budget, t0_);
+    Session s(config_, share, t0_);
     EXPECT_EQ(budget.used(), 0u);
     s.on_input(bytes("0123456789"), t0_);
     EXPECT_GE(budget.used(), 10u);  // the storage, as allocated
@@ -190,58 +195,120 @@ TEST_F(SessionTest, ItsReplyBufferIsChargedToTheBudgetAndGivenBackWhenItEnds) {
   EXPECT_EQ(budget.used(), 0u);
 }
 
+TEST_F(SessionTest, AReadSetsAsideTheGrowthItMayCauseUntilItEnds) {
+  BufferBudget budget(100'000);
+  BudgetShare share(budget);
+  Session s(config_, share, t0_);
+  EXPECT_EQ(s.begin_read(200'000), 100'000u) << "no read brings more than the budget can store";
+  EXPECT_EQ(budget.left(), 0u) << "set aside while the read is under way";
+  EXPECT_TRUE(budget.exhausted());
+  s.on_input(bytes("abc"), t0_);
+  s.end_read();
+  EXPECT_EQ(budget.left(), 100'000 - budget.used()) << "what it did not use went back";
+  EXPECT_EQ(budget.set_aside(), 0u);
+  EXPECT_GE(budget.used(), 3u);
+}
+
 TEST_F(SessionTest, WithTheBudgetSpentOnlyAClientOwingNothingIsReadAndOnlyATrickle) {
   BufferBudget budget(100'000);
-  Session owing(config_, budget, t0_);
-  Session owes_nothing(config_, budget, t0_);
+  BudgetShare share(budget);
+  Session owing(config_, share, t0_);
+  Session owes_nothing(config_, share, t0_);
   owing.on_input(bytes("abc"), t0_);
   EXPECT_TRUE(owing.wants_read());
-  EXPECT_EQ(owing.read_limit(), 100'000 - budget.used()) << "no read takes more than is left";
   EXPECT_EQ(budget.pauses(), 0u);
 
-  budget.charge(100'000);  // the other clients spend it
+  const auto others = budget.take(budget.left());  // the other clients spend it
+  EXPECT_TRUE(budget.exhausted());
   EXPECT_FALSE(owing.wants_read()) << "it holds replies: not read until they go";
   EXPECT_TRUE(owes_nothing.wants_read()) << "a client that reads its replies is served";
-  EXPECT_EQ(owes_nothing.read_limit(), Session::kTrickleRead);
+  EXPECT_EQ(owes_nothing.begin_read(65'536), Session::kTrickleRead);
   owes_nothing.on_input(bytes("xyz"), t0_);
+  owes_nothing.end_read();
   EXPECT_FALSE(owes_nothing.wants_read()) << "until its reply has gone";
   EXPECT_EQ(budget.pauses(), 1u);
-  owes_nothing.on_sent(3, t0_);
+  owes_nothing.on_sent(3, t0_);  // its storage goes back to the spent budget
   EXPECT_TRUE(owes_nothing.wants_read());
 
-  owing.on_sent(3, t0_);  // its replies went: its storage goes back to the spent budget
+  owing.on_sent(3, t0_);
   EXPECT_TRUE(owing.wants_read());
-  budget.release(100'000);
-  EXPECT_EQ(owing.read_limit(), 100'000 - budget.used());
-  EXPECT_TRUE(owing.wants_read());
+  budget.put_back(others);
+  EXPECT_EQ(budget.used(), 0u) << "both gave their storage back";
+  EXPECT_EQ(owing.begin_read(200'000), 100'000u);
+}
+
+// The limit holds exactly: a read that would make a full reply buffer grow (to twice what
+// it holds) past what is left waits until the replies have gone, and reads from any number
+// of threads cannot together spend more than there is, as each sets its growth aside first.
+TEST_F(SessionTest, AReadThatWouldGrowTheStoragePastTheBudgetWaits) {
+  config_.high_water_mark = 1 << 20;
+  BufferBudget budget(10'000);
+  BudgetShare share(budget);
+  Session s(config_, share, t0_);
+  ASSERT_EQ(s.begin_read(6'000), 6'000u);
+  s.on_input(bytes(std::string(6'000, 'x')), t0_);  // 6,000 held in 6,000
+  s.end_read();
+  ASSERT_EQ(budget.used(), 6'000u);
+  EXPECT_EQ(s.begin_read(8'000), 0u) << "any more would double it: 6,000 more, 4,000 left";
+  EXPECT_FALSE(s.wants_read());
+  EXPECT_EQ(budget.pauses(), 1u);
+  EXPECT_EQ(budget.left(), 4'000u) << "nothing kept set aside for a read that waits";
+  s.on_sent(6'000, t0_);
+  EXPECT_TRUE(s.wants_read());
+  EXPECT_EQ(s.begin_read(8'000), 8'000u) << "into 6,000 of storage: 2,000 more";
+  EXPECT_EQ(budget.left(), 2'000u);
+}
+
+// A frame's reply holds the frame: the bytes a read brings and those of the frame's beginning
+// the protocol holds already. The read is sized so that both fit in what is left.
+TEST_F(SessionTest, AFramesHeldBeginningCountsTowardsWhatItsReplyMayGrow) {
+  config_.protocol = proto::ProtocolKind::framed_echo;
+  config_.high_water_mark = 1 << 20;
+  BufferBudget budget(10'000);
+  BudgetShare share(budget);
+  Session s(config_, share, t0_);
+  std::string frame = {'\0', '\0', '\x17', '\x70'};  // a 6,000-byte frame's header
+  frame += std::string(6'000, 'f');
+  s.on_input(bytes(frame.substr(0, 5'004)), t0_);  // its header and 5,000 of its payload
+  EXPECT_FALSE(s.wants_write());
+  EXPECT_EQ(s.begin_read(8'000), 10'000u - 5'004u) << "the reply holds what is held, too";
+  s.on_input(bytes(frame.substr(5'004)), t0_);
+  s.end_read();
+  EXPECT_EQ(s.queued(), 6'004u);
+  EXPECT_LE(budget.used(), 10'000u);
 }
 
 // Reads in flight together (io_uring) each keep the reply storage they make grow to their
 // share of the budget: a read is cut to what grows it no further, and with no room at all
-// the client waits for its replies to go.
+// the client waits for its replies to go. Bytes that come in pieces may double the storage
+// with each one: they set aside twice what they may bring.
 TEST_F(SessionTest, AReadIsCutSoThatItsRepliesGrowTheirStorageOnlyWithinAnAllowance) {
+  using enum Session::Arrival;
   config_.high_water_mark = 1 << 20;
-  BufferBudget budget(0);
-  Session s(config_, budget, t0_);
-  EXPECT_EQ(s.read_within(8'000, 8'000), 8'000u) << "into an empty buffer: grows by the read";
+  Session s(config_, share_, t0_);
+  EXPECT_EQ(s.begin_read(8'000, at_once, 8'000), 8'000u) << "into an empty buffer: by the read";
   s.on_input(bytes(std::string(10'000, 'x')), t0_);  // 10,000 held in 10,000
-  EXPECT_EQ(s.read_within(30'000, 30'000), 30'000u) << "grows to 40,000: by 30,000";
-  EXPECT_EQ(s.read_within(30'000, 29'999), 10'000u) << "cut to the least growth: doubling";
-  EXPECT_EQ(budget.pauses(), 0u);
-  EXPECT_EQ(s.read_within(30'000, 9'999), 0u) << "full, and even doubling is too much";
-  EXPECT_EQ(budget.pauses(), 1u) << "counted as a pause for the budget";
+  EXPECT_EQ(s.begin_read(30'000, in_pieces, 50'000), 20'000u)
+      << "in pieces, up to twice what it would hold: 2 x 30,000, less the 10,000 there";
+  EXPECT_EQ(s.begin_read(30'000, at_once, 30'000), 30'000u) << "grows to 40,000: by 30,000";
+  EXPECT_EQ(s.begin_read(30'000, at_once, 29'999), 29'999u) << "cut to grow by the allowance";
+  EXPECT_EQ(budget_.pauses(), 0u);
+  EXPECT_EQ(s.begin_read(30'000, at_once, 9'999), 0u) << "full, and even doubling is too much";
+  EXPECT_EQ(budget_.pauses(), 1u) << "counted as a pause for the budget";
 
   s.on_sent(6'000, t0_);  // 4,000 unread behind 6,000 sent: the front is room again
-  EXPECT_EQ(s.read_within(30'000, 0), 6'000u) << "cut to the room there is";
-  EXPECT_EQ(s.read_within(5'000, 0), 5'000u);
+  EXPECT_EQ(s.begin_read(30'000, at_once, 0), 6'000u) << "cut to the room there is";
+  EXPECT_EQ(s.begin_read(5'000, at_once, 0), 5'000u);
   s.on_sent(4'000, t0_);
-  EXPECT_EQ(s.read_within(30'000, 0), 10'000u) << "all of it, once the replies have gone";
+  EXPECT_EQ(s.begin_read(30'000, at_once, 0), 10'000u + Session::kTrickleRead)
+      << "all the storage once the replies have gone, and the trickle past the allowance";
+  s.end_read();
 }
 
 TEST_F(SessionTest, RepliesTheKernelHoldsButNeverDeliversMeetTheSendTimeout) {
   // Every reply went to the kernel (our buffer is empty), but the client never reads: the
   // kernel's queue does not shrink, and the send timeout (2 s) closes the connection.
-  Session stuck(config_, budget_, t0_);
+  Session stuck(config_, share_, t0_);
   stuck.on_input(bytes("0123456789"), t0_);
   stuck.on_sent(10, t0_);
   EXPECT_FALSE(stuck.wants_write());
@@ -253,7 +320,7 @@ TEST_F(SessionTest, RepliesTheKernelHoldsButNeverDeliversMeetTheSendTimeout) {
   EXPECT_EQ(due(stuck, 2s), CloseReason::send_timeout);
 
   // One whose kernel delivers them owes nothing, and is checked no more.
-  Session reader(config_, budget_, t0_);
+  Session reader(config_, share_, t0_);
   reader.on_input(bytes("0123456789"), t0_);
   reader.on_sent(10, t0_);
   reader.on_unsent(0, t0_ + 600ms);
@@ -268,7 +335,7 @@ TEST_F(SessionTest, RepliesTheKernelHoldsButNeverDeliversMeetTheSendTimeout) {
 TEST_F(SessionTest, AStalledClientIsCheckedLessAndLessOftenAndOnceMoreAtItsTimeout) {
   config_.send_timeout = 30s;
   config_.high_water_mark = 1 << 20;
-  Session s(config_, budget_, t0_);
+  Session s(config_, share_, t0_);
   s.on_input(bytes(std::string(50'000, 'x')), t0_);
   int checks = 0;
   auto now = t0_;
@@ -284,7 +351,7 @@ TEST_F(SessionTest, AStalledClientIsCheckedLessAndLessOftenAndOnceMoreAtItsTimeo
   EXPECT_LE(checks, 26);
   EXPECT_GE(checks, 18);
   // The client reads just before its timeout: the check made at the timeout sees it.
-  Session slow(config_, budget_, t0_);
+  Session slow(config_, share_, t0_);
   slow.on_input(bytes(std::string(50'000, 'x')), t0_);
   auto last = t0_;
   for (auto next = slow.next_deadline(false, {}); next < t0_ + 30s;
@@ -300,18 +367,79 @@ TEST_F(SessionTest, AStalledClientIsCheckedLessAndLessOftenAndOnceMoreAtItsTimeo
   EXPECT_EQ(slow.due(t0_ + 30s, false, {}), std::nullopt) << "it read: not closed";
 }
 
-TEST(BufferBudget, GivesBackOnceAfterAPeakHasEmptied) {
+TEST(BufferBudget, GivesBackOnceAPeakHasEmptiedAndAgainAsTheRestDoes) {
   BufferBudget budget(0);
-  budget.charge(1 << 20);
-  budget.release(1 << 20);
-  EXPECT_FALSE(budget.take_give_back()) << "a peak below 4 MiB is not worth it";
-  budget.charge(64 << 20);
-  EXPECT_FALSE(budget.take_give_back()) << "still held";
-  budget.release(60 << 20);
-  EXPECT_TRUE(budget.take_give_back()) << "down to a sixteenth of the peak";
-  EXPECT_FALSE(budget.take_give_back()) << "once per peak";
-  budget.release(4 << 20);
-  EXPECT_FALSE(budget.take_give_back());
+  budget.stored(1 << 20);
+  budget.unstored(1 << 20);
+  EXPECT_FALSE(budget.take_give_back(false)) << "a peak below 4 MiB is not worth it";
+  budget.stored(64 << 20);
+  EXPECT_FALSE(budget.take_give_back(false)) << "still held";
+  budget.unstored(60 << 20);
+  EXPECT_TRUE(budget.take_give_back(false)) << "down to a sixteenth of the peak";
+  EXPECT_FALSE(budget.take_give_back(false)) << "once per peak";
+  budget.unstored(3 << 20);
+  EXPECT_TRUE(budget.take_give_back(false)) << "what was still held is freed later: again";
+  budget.unstored(1 << 20);
+  EXPECT_FALSE(budget.take_give_back(false)) << "down to less than 4 MiB: not worth it";
+  EXPECT_TRUE(budget.take_give_back(true)) << "once more when the last client has gone";
+  EXPECT_FALSE(budget.take_give_back(true)) << "once";
+  budget.stored(1 << 20);
+  budget.unstored(1 << 20);
+  EXPECT_FALSE(budget.take_give_back(true)) << "nothing worth it grew since";
+}
+
+TEST(BudgetShare, KeepsASpareSoSteadyReadsLeaveTheSharedCounterAlone) {
+  BufferBudget budget(1 << 20);
+  {
+    BudgetShare share(budget, 64 * 1024);
+    EXPECT_EQ(share.take(10'000), 10'000u);
+    EXPECT_EQ(budget.left(), (1u << 20) - 10'000 - 64 * 1024) << "a spare came with it";
+    share.put_back(10'000);
+    for (int i = 0; i < 100; ++i) {  // a read's worth each time: from the spare, back to it
+      EXPECT_EQ(share.take(60'000), 60'000u);
+      share.put_back(60'000);
+    }
+    EXPECT_EQ(budget.left(), (1u << 20) - 10'000 - 64 * 1024) << "the counter was not touched";
+    EXPECT_EQ(share.take(2u << 20), (1u << 20)) << "no more than the whole budget";
+    share.put_back(1u << 20);
+    EXPECT_EQ(budget.left(), (1u << 20) - 64 * 1024) << "past twice the spare, back to it";
+    share.put_back_spare();
+    EXPECT_EQ(budget.left(), 1u << 20);
+    EXPECT_EQ(share.take(100), 100u);
+  }
+  EXPECT_EQ(budget.left(), (1u << 20) - 100) << "a share puts its spare back when it goes";
+}
+
+// Threads each serving one client (the threaded engine) read at once, each checking the
+// budget on its own: what they store together stays within the limit and one trickle each.
+TEST(BufferBudget, ReadersOnManyThreadsCannotTogetherGoPastTheLimit) {
+  constexpr std::size_t kLimit = 1 << 20;
+  constexpr int kThreads = 8;
+  ServerConfig config;
+  config.high_water_mark = 4 << 20;
+  BufferBudget budget(kLimit);
+  std::atomic<std::size_t> peak{0};
+  {
+    std::vector<std::jthread> readers;
+    for (int t = 0; t < kThreads; ++t) {
+      readers.emplace_back([&] {
+        BudgetShare share(budget);
+        Session s(config, share, Clock::now());
+        const std::vector<std::byte> chunk(64 * 1024, std::byte{'x'});
+        for (int i = 0; i < 400; ++i) {  // a client that never reads its replies
+          const auto n = s.begin_read(chunk.size());
+          if (n == 0) break;
+          s.on_input(std::span(chunk).first(n), Clock::now());
+          s.end_read();
+          auto seen = peak.load();
+          while (budget.used() > seen && !peak.compare_exchange_weak(seen, budget.used())) {
+          }
+        }
+      });
+    }
+  }
+  EXPECT_GT(budget.pauses(), 0u) << "they did spend it";
+  EXPECT_LE(peak.load(), kLimit + kThreads * Session::kTrickleRead);
 }
 
 }  // namespace
