@@ -28,6 +28,8 @@
 #include "sockkit/proto/echo.hpp"
 #include "sockkit/proto/framed_echo.hpp"
 #include "sockkit/proto/protocol.hpp"
+#include "sockkit/reactor/event_loop.hpp"
+#include "sockkit/reactor/time_source.hpp"
 #include "sockkit/sys/error.hpp"
 #include "sockkit/sys/fd.hpp"
 #include "sockkit/sys/file.hpp"
