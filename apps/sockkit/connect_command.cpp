@@ -39,7 +39,9 @@ Examples:
       ->type_name("ADDR");
   command_
       ->add_option("-l,--listen", listen_,
-                   "Instead of connecting, listen on this address and serve one peer")
+                   "Instead of connecting, listen on this address and serve one peer: "
+                   "HOST:PORT, PORT or :PORT (every IPv4 interface), [::]:PORT (every "
+                   "interface, IPv4 too) or unix:/path")
       ->type_name("ADDR");
   command_->add_flag("-u,--udp", udp_, "UDP datagrams instead of a TCP stream");
   command_->add_flag("--framed", framed_,
@@ -77,8 +79,10 @@ int ConnectCommand::run() {
       throw UsageError(listening ? "give either ADDR or --listen ADDR, not both"
                                  : "where to? give ADDR (or --listen ADDR)");
     }
-    endpoint = parse_option(listening ? "--listen" : "ADDR", listening ? listen_ : target_,
-                            [](const std::string& t) { return net::Endpoint::parse(t); });
+    endpoint = listening ? parse_option("--listen", listen_, parse_listen)
+                         : parse_option("ADDR", target_, [](const std::string& t) {
+                             return net::Endpoint::parse(t);
+                           });
     connect_timeout = parse_option("--connect-timeout", connect_timeout_, parse_duration);
     options.idle_timeout = parse_option("--idle-timeout", idle_timeout_, parse_duration);
     if (!wait_.empty()) {
@@ -98,6 +102,7 @@ int ConnectCommand::run() {
 
   try {
     const auto addresses = endpoint->resolve();
+    if (listening) warn_if_every_interface("connect", addresses.front());
     if (udp_) {
       if (listening) {
         auto socket = net::UdpSocket::bind(addresses.front());
@@ -109,7 +114,9 @@ int ConnectCommand::run() {
     }
     net::StreamSocket stream;
     if (listening) {
-      auto listener = net::StreamListener::bind(addresses.front(), {.backlog = 1});
+      // [::] takes IPv4 peers too, as nc -l does.
+      auto listener =
+          net::StreamListener::bind(addresses.front(), {.backlog = 1, .dual_stack = true});
       fmt::print(stderr, "Listening on {}\n", listener.local_address().to_string());
       stream = listener.accept();
       listener.close();  // one peer: the next is refused, not left waiting

@@ -472,7 +472,7 @@ FaultProxy::FaultProxy(ProxyConfig config)
     throw std::invalid_argument("the faulted share must be between 0 and 1");
   }
   if (config_.buffer == 0) throw std::invalid_argument("the buffer must hold at least a byte");
-  listener_ = net::StreamListener::bind(config_.listen);
+  listener_ = net::StreamListener::bind(config_.listen, {.dual_stack = true});  // [::]: v4 too
   std::error_code ec;
   sys::set_nonblocking(listener_.native_handle(), true, ec);
   if (ec) sys::throw_error(ec, "fcntl O_NONBLOCK on " + listener_.local_address().to_string());

@@ -8,10 +8,14 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <charconv>
 #include <string>
 #include <string_view>
 #include <system_error>
+
+#include "sockkit/net/address.hpp"
+#include "sockkit/net/endpoint.hpp"
 
 namespace sockkit::app {
 
@@ -48,14 +52,24 @@ inline void refuse_empty_values(CLI::App& command) {
   }
 }
 
-/// Warns on stderr, once, when `listen` is ":PORT": every interface, so other machines can
-/// connect, which "HOST:PORT" alone would not have allowed.
-inline void warn_if_every_interface(std::string_view command, std::string_view listen) {
-  if (!listen.starts_with(':')) return;
+/// Warns on stderr, once, when `listen` is every interface (":PORT", "0.0.0.0:PORT", or
+/// "[::]:PORT", which takes IPv4 clients too), so other machines can connect.
+inline void warn_if_every_interface(std::string_view command, const net::Address& listen) {
+  const bool ipv4 = listen == net::Address::ipv4_any(listen.port());
+  const bool ipv6 = listen == net::Address::ipv6_any(listen.port());
+  if (!ipv4 && !ipv6) return;
   fmt::print(stderr,
-             "sockkit {}: warning: listening on every interface; other machines can connect "
+             "sockkit {}: warning: listening on every interface{}; other machines can connect "
              "(use 127.0.0.1:PORT for this machine only)\n",
-             command);
+             command, ipv6 ? ", IPv4 and IPv6" : "");
+}
+
+/// A --listen value, read as nc -l reads it too: a bare port ("9000") is every IPv4
+/// interface (":9000"). Throws net::AddressError.
+inline net::Endpoint parse_listen(const std::string& text) {
+  const bool bare_port = !text.empty() && std::all_of(text.begin(), text.end(),
+                                                      [](char c) { return c >= '0' && c <= '9'; });
+  return net::Endpoint::parse(bare_port ? ":" + text : text);
 }
 
 /// Says what was wrong with the command line, on one line naming the command, and returns

@@ -99,7 +99,9 @@ Examples:
   sockkit proxy --to 127.0.0.1:65432 --slice 1-7 --direction up -v
   sockkit proxy --to unix:/tmp/echo.sock --reset-after 500ms --fraction 0.1 --json)");
   command_
-      ->add_option("-l,--listen", listen_, "Where to listen: HOST:PORT, [IPv6]:PORT or unix:/path")
+      ->add_option("-l,--listen", listen_,
+                   "Where to listen: HOST:PORT, PORT or :PORT (every IPv4 interface), "
+                   "[::]:PORT (every interface, IPv4 too), [IPv6]:PORT or unix:/path")
       ->type_name("ADDR")
       ->capture_default_str();
   command_->add_option("--to", to_, "The server to relay to: HOST:PORT, [IPv6]:PORT or unix:/path")
@@ -172,8 +174,7 @@ Examples:
 int ProxyCommand::run() {
   ProxyConfig config;
   try {
-    const auto listen = parse_option("--listen", listen_,
-                                     [](const std::string& t) { return net::Endpoint::parse(t); });
+    const auto listen = parse_option("--listen", listen_, parse_listen);
     const auto to =
         parse_option("--to", to_, [](const std::string& t) { return net::Endpoint::parse(t); });
     DirectionFaults faults;
@@ -264,7 +265,7 @@ int ProxyCommand::run() {
       config.upstream.front().to_string(), faults,
       config.fraction < 1 ? fmt::format(" on {:g}% of connections", config.fraction * 100) : "");
   std::fflush(stdout);
-  warn_if_every_interface("proxy", listen_);
+  warn_if_every_interface("proxy", config.listen);
 
   {
     StopSignals signals([&proxy] { proxy->stop(); }, remove_socket_file(proxy->local_address()));

@@ -142,7 +142,9 @@ Examples:
   sockkit serve -v                                # log each connection to stderr)");
   command_
       ->add_option("-l,--listen", listen_,
-                   "HOST:PORT, [IPv6]:PORT, :PORT (every interface) or unix:/path")
+                   "HOST:PORT, PORT or :PORT (every IPv4 interface), [::]:PORT (every "
+                   "interface, IPv4 too), [IPv6]:PORT or unix:/path; a port may be a "
+                   "service name (http)")
       ->type_name("ADDR")
       ->capture_default_str();
   command_
@@ -258,9 +260,9 @@ int ServeCommand::run() {
   std::chrono::milliseconds interval{0};
   std::optional<Account> account;
   try {
-    const auto endpoint = parse_option(
-        "--listen", listen_, [](const std::string& t) { return net::Endpoint::parse(t); });
+    const auto endpoint = parse_option("--listen", listen_, parse_listen);
     config.listen = endpoint.resolve().front();
+    config.dual_stack = true;  // [::]:PORT takes IPv4 clients too, as nc -l does
     if (engine_ == "auto") {
       // io_uring where the kernel allows it, else epoll, and say so once.
       const auto refused = server::check_engine(server::EngineKind::uring);
@@ -369,7 +371,7 @@ int ServeCommand::run() {
       return 1;
     }
   }
-  warn_if_every_interface("serve", listen_);
+  warn_if_every_interface("serve", config.listen);
   std::mutex print_mutex;  // the interval and SIGUSR1 lines come from two threads
   const auto print_stats = [&] {
     const auto now = read_stats(*engine);

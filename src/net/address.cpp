@@ -2,12 +2,16 @@
 
 #include <arpa/inet.h>
 #include <net/if.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <sys/un.h>
 
 #include <algorithm>
+#include <array>
+#include <cctype>
 #include <cstddef>
 #include <cstring>
+#include <optional>
 #include <ostream>
 
 #include "address_text.hpp"
@@ -33,10 +37,35 @@ bool is_port_text(std::string_view text) {
          std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
+// A service's port from /etc/services ("http", "ssh"), as nc takes them: its TCP port, or
+// else its UDP one.
+std::optional<std::uint16_t> service_port(std::string_view name) {
+  const auto plain = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' || c == '.';
+  };
+  if (name.empty() || name.size() > 64 || !std::all_of(name.begin(), name.end(), plain)) {
+    return std::nullopt;
+  }
+  const std::string text(name);
+  for (const char* protocol : {"tcp", "udp"}) {
+    servent entry{};
+    servent* found = nullptr;
+    std::array<char, 4096> scratch{};
+    if (::getservbyname_r(text.c_str(), protocol, &entry, scratch.data(), scratch.size(), &found) ==
+            0 &&
+        found != nullptr) {
+      return codec::from_network_order(static_cast<std::uint16_t>(found->s_port));
+    }
+  }
+  return std::nullopt;
+}
+
 std::uint16_t parse_port(std::string_view whole, std::string_view text) {
   if (text.empty()) detail::throw_invalid(whole, "missing port number after ':'");
   if (!is_port_text(text)) {
-    detail::throw_invalid(whole, "port '" + std::string(text) + "' is not a number");
+    if (const auto port = service_port(text)) return *port;
+    detail::throw_invalid(whole, "port '" + std::string(text) +
+                                     "' is neither a number nor a service name (/etc/services)");
   }
   if (text.size() > 5 || std::stoul(std::string(text)) > 65535) {
     detail::throw_invalid(whole, "port " + std::string(text) + " is out of range (0-65535)");

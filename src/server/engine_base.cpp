@@ -8,8 +8,9 @@ namespace sockkit::server::detail {
 
 EngineBase::EngineBase(ServerConfig config)
     : config_(std::move(config)),
-      listener_(net::StreamListener::bind(
-          config_.listen, {.backlog = config_.backlog, .unix_mode = config_.unix_mode})),
+      listener_(net::StreamListener::bind(config_.listen, {.backlog = config_.backlog,
+                                                           .dual_stack = config_.dual_stack,
+                                                           .unix_mode = config_.unix_mode})),
       stop_(config_.drain_timeout),
       log_(config_),
       budget_(config_.max_buffer_memory) {}

@@ -324,6 +324,23 @@ class ClientCommandsTest(unittest.TestCase):
         with self.assertRaises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
 
+    def test_connect_listen_on_a_bare_port_as_nc_l_does(self):
+        proc = subprocess.Popen([SOCKKIT, "connect", "-l", "0"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        warning = proc.stderr.readline().decode()
+        self.assertIn("warning: listening on every interface", warning)
+        line = proc.stderr.readline().decode()
+        match = re.match(r"^Listening on 0\.0\.0\.0:(\d+)$", line.strip())
+        self.assertTrue(match, line)
+        proc.stdin.close()
+        with socket.create_connection(("127.0.0.1", int(match.group(1))), timeout=TIMEOUT) as c:
+            c.sendall(b"a bare port")
+            c.shutdown(socket.SHUT_WR)
+        out, err = proc.stdout.read(), proc.stderr.read()
+        proc.wait(TIMEOUT)
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertEqual(out, b"a bare port")
+
     def test_connect_listen_accepts_socat_and_ncat(self):
         for client in [["socat", "-", "TCP:127.0.0.1:{port}"], ["ncat", "127.0.0.1", "{port}"]]:
             proc = subprocess.Popen([SOCKKIT, "connect", "--listen", "127.0.0.1:0"],

@@ -226,7 +226,8 @@ class ExamplesTest(unittest.TestCase):
     def test_bad_arguments_get_a_clear_error(self):
         for args, message in [
             (["127.0.0.1", "99999"], "port 99999 is out of range (0-65535)"),
-            (["127.0.0.1", "http"], "port 'http' is not a number"),
+            (["127.0.0.1", "no-such-service"],
+             "port 'no-such-service' is neither a number nor a service name"),
             (["bad host!", "80"], "neither an IP address nor a host name"),
         ]:
             for name in ["echo_server", "echo_client"]:

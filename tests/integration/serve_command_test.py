@@ -291,6 +291,36 @@ class ServeCommandTest(unittest.TestCase):
         _, err = proc.communicate(timeout=TIMEOUT)
         self.assertEqual(err.count("warning: listening on every interface"), 1, err)
 
+    def test_a_bare_port_is_every_ipv4_interface_and_brackets_take_both_families(self):
+        # nc -l PORT's habit: a bare port. [::]:PORT takes IPv4 clients too (dual stack).
+        for listen, printed, families in [("0", r"0\.0\.0\.0", [socket.AF_INET]),
+                                          ("[::]:0", r"\[::\]", [socket.AF_INET, socket.AF_INET6])]:
+            proc = subprocess.Popen([SOCKKIT, "serve", "--listen", listen], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+            try:
+                line = proc.stdout.readline()
+                match = re.match(r"^Listening on " + printed + r":(\d+) ", line)
+                self.assertTrue(match, line)
+                port = int(match.group(1))
+                for family in families:
+                    host = "127.0.0.1" if family == socket.AF_INET else "::1"
+                    with socket.create_connection((host, port), timeout=TIMEOUT) as c:
+                        c.sendall(b"both ways")
+                        self.assertEqual(c.recv(100), b"both ways", (listen, host))
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                _, err = proc.communicate(timeout=TIMEOUT)
+            self.assertEqual(err.count("warning: listening on every interface"), 1, err)
+            if len(families) == 2:
+                self.assertIn("IPv4 and IPv6", err)
+
+    def test_an_unknown_service_name_for_a_port_is_a_usage_error(self):
+        # (A known one is its port: the net unit tests check the names.)
+        result = subprocess.run([SOCKKIT, "serve", "--listen", "127.0.0.1:no-such-service"],
+                                capture_output=True, text=True, timeout=TIMEOUT)
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("'no-such-service' is neither a number nor a service name", result.stderr)
+
 
     def test_every_engine_and_protocol_answers_send_python_nc_ncat_socat(self):
         message = bytes(range(256))

@@ -45,6 +45,7 @@ class Address {
 
   /// Parses a numeric address: "127.0.0.1:65432", "[::1]:8080", "[fe80::1%eth0]:80",
   /// ":65432" (every IPv4 interface, the tutorial's ''), "unix:/run/x.sock", "unix:@name".
+  /// A port may be a service name from /etc/services ("127.0.0.1:http"), as nc takes it.
   /// Host names need resolving: use `Endpoint::parse` and `Endpoint::resolve` for those.
   /// Throws AddressError.
   static Address parse(std::string_view text);

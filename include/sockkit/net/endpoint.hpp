@@ -26,7 +26,8 @@ class Endpoint {
   /// interface (the tutorial's ''). Throws AddressError for a malformed host.
   Endpoint(std::string_view host, std::uint16_t port);
 
-  /// Everything `Address::parse` reads, plus "host-name:port". Throws AddressError.
+  /// Everything `Address::parse` reads, plus "host-name:port" ("localhost:http": a port
+  /// may be a service name). Throws AddressError.
   static Endpoint parse(std::string_view text);
   /// A host and a port given apart, as on a command line: ("::1", "8080"). Throws AddressError.
   static Endpoint parse(std::string_view host, std::string_view port);

@@ -34,6 +34,8 @@ enum class EngineKind {
 struct ServerConfig {
   /// Where to listen: TCP v4/v6 or Unix. The tutorial's 127.0.0.1:65432.
   net::Address listen = net::Address::ipv4_loopback(65432);
+  /// For an IPv6 `listen` address such as [::]: take IPv4 clients too (IPV6_V6ONLY off).
+  bool dual_stack = false;
   int backlog = 511;
   /// A Unix path's permission bits: owner and group may connect, nobody else, whatever the
   /// umask (net::ListenOptions::unix_mode).

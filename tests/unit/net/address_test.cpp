@@ -82,8 +82,9 @@ TEST(Address, RejectsMalformedStringsWithClearMessages) {
   expect_rejected("[::1]80", "expected ':PORT' after ']'");
   expect_rejected("[nonsense]:80", "is not an IPv6 address");
   expect_rejected("[fe80::1%no-such-if0]:80", "unknown network interface");
-  expect_rejected("1.2.3.4:abc", "'abc' is not a number");
-  expect_rejected("1.2.3.4:-1", "is not a number");
+  expect_rejected("1.2.3.4:abc", "'abc' is neither a number nor a service name");
+  expect_rejected("1.2.3.4:-1", "is neither a number");
+  expect_rejected("1.2.3.4:no-such-service", "is neither a number nor a service name");
   expect_rejected("1.2.3.4:", "missing port number");
   expect_rejected("unix:", "empty Unix socket path");
   expect_rejected("bad host!:80", "neither an IP address nor a host name");

@@ -31,6 +31,15 @@ TEST(Endpoint, HostNamesAreKeptForResolution) {
             addresses.end());
 }
 
+// As nc takes them: a service name from /etc/services for the port (its TCP port).
+TEST(Endpoint, APortMayBeAServiceName) {
+  EXPECT_EQ(Endpoint::parse("localhost:http").port(), 80);
+  EXPECT_EQ(Endpoint::parse("127.0.0.1:ssh").to_string(), "127.0.0.1:22");
+  EXPECT_EQ(Endpoint::parse("::1", "https").to_string(), "[::1]:443");
+  EXPECT_EQ(Address::parse(":domain").port(), 53);
+  EXPECT_THROW((void)Endpoint::parse("localhost:no-such-service"), AddressError);
+}
+
 TEST(Endpoint, HostAndPortGivenApart) {
   EXPECT_EQ(Endpoint::parse("127.0.0.1", "65432").to_string(), "127.0.0.1:65432");
   EXPECT_EQ(Endpoint::parse("::1", "80").to_string(), "[::1]:80");
