@@ -107,10 +107,10 @@ int ConnectCommand::run() {
       if (listening) {
         auto socket = net::UdpSocket::bind(addresses.front());
         fmt::print(stderr, "Listening on {} (udp)\n", socket.local_address().to_string());
-        return relay_datagrams(socket, std::nullopt, options);
+        return run_datagram_relay(socket, std::nullopt, options);
       }
       auto socket = net::UdpSocket::connect(addresses.front());
-      return relay_datagrams(socket, addresses.front(), options);
+      return run_datagram_relay(socket, addresses.front(), options);
     }
     net::StreamSocket stream;
     if (listening) {
@@ -125,7 +125,7 @@ int ConnectCommand::run() {
       stream = net::StreamSocket::connect(*endpoint, connect_timeout);
       if (verbose_) fmt::print(stderr, "Connected to {}\n", stream.peer_address().to_string());
     }
-    return relay_stream(stream.native_handle(), stream.peer_address(), options);
+    return run_stream_relay(stream.native_handle(), stream.peer_address(), options);
   } catch (const std::system_error& e) {
     fmt::print(stderr, "sockkit connect: {}\n", e.what());
     return exit_status_for(e.code());

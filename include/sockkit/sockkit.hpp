@@ -35,3 +35,4 @@
 #include "sockkit/sys/file.hpp"
 #include "sockkit/sys/socket.hpp"
 #include "sockkit/sys/socket_options.hpp"
+#include "sockkit/tools/relay.hpp"

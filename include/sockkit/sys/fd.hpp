@@ -4,6 +4,10 @@
 #include "sockkit/detail/require_cxx20.hpp"  // first: says so when this is not C++20
 // clang-format on
 
+#include <cstddef>
+#include <span>
+#include <system_error>
+
 namespace sockkit::sys {
 
 /// Owns one file descriptor and closes it when destroyed. Move-only; a moved-from `Fd` is
@@ -39,5 +43,12 @@ class Fd {
  private:
   int fd_ = -1;
 };
+
+/// read(2) on any descriptor (a pipe, a terminal, a file), EINTR retried: the bytes read,
+/// 0 at its end, or 0 and `ec` set (EAGAIN on a non-blocking one with nothing to read).
+[[nodiscard]] std::size_t read(int fd, std::span<std::byte> buffer, std::error_code& ec) noexcept;
+/// Writes all of `bytes` to a blocking descriptor, whatever number of write(2) calls it
+/// takes, EINTR retried; stops at the first error, setting `ec`.
+void write_all(int fd, std::span<const std::byte> bytes, std::error_code& ec) noexcept;
 
 }  // namespace sockkit::sys
