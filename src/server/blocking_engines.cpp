@@ -27,7 +27,8 @@ sys::Fd BlockingEngineBase::accept_next() {
   while (!stop_.requested()) {
     std::array<pollfd, 2> watched{pollfd{listener_.native_handle(), POLLIN, 0},
                                   pollfd{stop_.fd(), POLLIN, 0}};
-    if (::poll(watched.data(), watched.size(), static_cast<int>(kReapEvery.count())) <= 0) {
+    std::error_code waiting;  // (an error is taken as a timeout: tried again shortly)
+    if (sys::poll(watched, static_cast<int>(kReapEvery.count()), waiting) == 0) {
       return {};  // a timeout (or a signal): the caller gets a chance to do its chores
     }
     if (stop_.requested()) break;

@@ -60,11 +60,9 @@ proto::CloseReason serve_blocking(sys::Fd fd, const SessionContext& context) noe
     auto deadline = session.next_deadline(draining, context.stop.deadline());
     if (takes_turns && !turn_is_over) deadline = std::min(deadline, turn_over);
     const auto wait = std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count();
-    if (::poll(watched.data(), watched.size(),
-               static_cast<int>(std::clamp<long long>(wait, 0, 60'000))) < 0 &&
-        errno != EINTR) {
-      return finish(proto::CloseReason::error);
-    }
+    std::error_code waiting;
+    (void)sys::poll(watched, static_cast<int>(std::clamp<long long>(wait, 0, 60'000)), waiting);
+    if (waiting) return finish(proto::CloseReason::error);
     now = Clock::now();
     if (watched[2].revents & POLLIN) return finish(proto::CloseReason::turn_over);
 

@@ -424,8 +424,8 @@ void UringEngine::Loop::on_completion(const io_uring_cqe& cqe, Clock::time_point
       return;
     case Op::shed:
       if (cqe.res >= 0) {
-        ::close(cqe.res);  // the client sees EOF at once
-        shed_one();        // and the next one waiting, if any
+        sys::Fd(cqe.res).reset();  // closed: the client sees EOF at once
+        shed_one();                // and the next one waiting, if any
       } else {
         spare_.refill();  // the backlog is empty (or the timeout fired): done
         shedding_ = false;

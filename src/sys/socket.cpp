@@ -148,6 +148,14 @@ void peer_address(int fd, sockaddr_storage& address, socklen_t& length,
   as_status(::getpeername(fd, reinterpret_cast<sockaddr*>(&address), &length), ec);
 }
 
+std::size_t poll(std::span<pollfd> watched, int timeout_ms, std::error_code& ec) noexcept {
+  for (auto& entry : watched) entry.revents = 0;
+  const int ready = ::poll(watched.data(), watched.size(), timeout_ms);
+  if (ready >= 0) return static_cast<std::size_t>(ready);
+  if (errno != EINTR) ec = last_error();
+  return 0;
+}
+
 short poll_one(int fd, short events, int timeout_ms, std::error_code& ec) noexcept {
   using Clock = std::chrono::steady_clock;
   const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);

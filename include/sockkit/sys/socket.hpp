@@ -9,6 +9,7 @@
 // failure through `std::error_code` instead of errno. Nothing above this layer calls the
 // kernel directly (docs/design.md, "Layers": the only raw syscalls).
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -67,6 +68,12 @@ void peer_address(int fd, sockaddr_storage& address, socklen_t& length,
 /// wait forever). Returns the events that arrived, 0 on timeout. A signal does not shorten
 /// the wait: poll is resumed with the time that remains.
 [[nodiscard]] short poll_one(int fd, short events, int timeout_ms, std::error_code& ec) noexcept;
+
+/// poll(2) on several descriptors, for at most `timeout_ms` (negative: forever); returns how
+/// many are ready (their `revents` set). A signal ends the wait early with 0 ready rather
+/// than an error: the caller goes round its loop again.
+[[nodiscard]] std::size_t poll(std::span<pollfd> watched, int timeout_ms,
+                               std::error_code& ec) noexcept;
 
 void set_nonblocking(int fd, bool on, std::error_code& ec) noexcept;
 
