@@ -337,7 +337,7 @@ int ServeCommand::run() {
   std::unique_ptr<server::Engine> engine;
   try {
     // A server that has just exited may hold its port a few milliseconds longer (the
-    // kernel tears an io_uring down after its process, measured at 5 ms after a SIGKILL),
+    // kernel tears an io_uring down after its process: docs/performance.md, C9),
     // so a restart retries "address in use" for up to a second before saying so.
     const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(1);
     while (!engine) {

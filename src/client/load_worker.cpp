@@ -48,12 +48,9 @@ LoadGenerator::Worker::Worker(const LoadConfig& config, std::size_t first, std::
 }
 
 void LoadGenerator::Worker::run() {
-  // The rate schedule is only as good as the wake-ups: ask for them on time, not batched.
-  // (Tried: waking at most every 100 us and sending all that was due cut the generator's
-  // CPU at 100k msg/s from 0.94-1.00 of its core to 0.64-0.87, but p99 went from 1.3-11 ms
-  // to 9.6-72 ms in 5 interleaved pairs: a generator that idles more waits on the virtual
-  // machine's wake-ups, and measures them. Spinning until each message was due instead
-  // halved p50 at 150k msg/s, 86-133 us to 33-87 us, and did not improve p99.)
+  // The rate schedule is only as good as the wake-ups: ask for them on time, not batched
+  // (a generator that idles more waits on the virtual machine's wake-ups, and measures
+  // them), and do not spin either (docs/performance.md, C8).
   sys::set_timer_slack(1us);
   const bool connect_phase = config_.mode != LoadMode::connect;
   auto now = Clock::now();

@@ -68,8 +68,7 @@ void prepare_client_socket(int fd, const ServerConfig& config) noexcept {
   if (!config.listen.is_ip()) return;
   // Replies leave in one send per wakeup already; Nagle would hold a reply until the
   // client acknowledged the one before, which a client with delayed ACKs does only with its
-  // next message (measured: open loop over 100 connections at 20k msg/s, every reply
-  // 5 ms late on the io_uring engine, 200 messages/s per connection; 41 us with this).
+  // next message (docs/performance.md, C1).
   sys::set_option(fd, sys::NoDelay{true}, ignored);
   if (config.socket_unsent_limit > 0) {
     sys::set_option(fd, sys::NotSentLowWater{static_cast<int>(config.socket_unsent_limit)},

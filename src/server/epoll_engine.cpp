@@ -155,9 +155,8 @@ void EpollEngine::Loop::accept_clients(Clock::time_point now) {
   auto& listener = engine_.listener_;
   // With several loops on one listener, one client per wakeup, then AcceptBalance says
   // whose turn the next is: the listener stays readable, and the next goes to a loop that
-  // watches it (measured: 200 clients in a burst went 88% to one of two loops when each
-  // wakeup accepted up to 32; 59/41% on average accepting one, as nginx does by default,
-  // with one loop below 10 in 23 of 60 runs; within AcceptBalance's margin with it).
+  // watches it; accepting many per wakeup, or one without the turns, piles a burst on one
+  // loop (docs/performance.md, C7).
   const std::size_t most = engine_.loops_.size() > 1 ? 1 : kAcceptsPerEvent;
   for (std::size_t accepted = 0; accepted < most; ++accepted) {
     std::error_code ec;

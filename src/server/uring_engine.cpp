@@ -69,8 +69,8 @@ void UringEngine::Loop::set_up() {
 // The ring hands out buffers in the order they were given back, so every buffer provided
 // is cycled through. Providing few at first and more only when receives run out keeps the
 // set in use as small as the load needs: a bulk transfer on a few connections reuses a few
-// buffers that stay in the CPU cache instead of streaming through all of them (measured:
-// the kernel's copy into cold buffers was 40% of the engine's time in a 64 KiB stream).
+// buffers that stay in the CPU cache instead of streaming through all of them
+// (docs/performance.md, C2).
 bool UringEngine::Loop::provide_more_buffers() {
   if (provided_ == sizes_.buffer_count) return false;
   const unsigned more =
@@ -104,9 +104,8 @@ void UringEngine::Loop::arm_accept_if_due() {
 void UringEngine::Loop::arm_accept() {
   // No SOCK_NONBLOCK: io_uring would then answer EAGAIN instead of waiting for data.
   // With several loops on one listener, one accept at a time, and AcceptBalance decides
-  // after each whether to arm the next: a multishot accept on one ring took every client
-  // (measured: 200 clients, all on one of two loops), and single accepts alone still let
-  // one ring take all 200 in 9 of 60 runs.
+  // after each whether to arm the next: a multishot accept on one ring takes every client,
+  // and single accepts alone still let one ring take them all (docs/performance.md, C3).
   auto* entry = sqe();
   if (engine_.loops_.size() > 1) {
     io_uring_prep_accept(entry, engine_.listener_.native_handle(), nullptr, nullptr, SOCK_CLOEXEC);
@@ -147,8 +146,7 @@ void UringEngine::Loop::run() {
 
   while (!(draining_ && open_count_ == 0)) {
     // No timeout on the wait itself: with DEFER_TASKRUN, a wait given a timeout held
-    // completions back for up to 190 ms (measured: open-loop p99 174 ms at 90k msg/s over
-    // 100 connections; 0.2-0.8 ms with the tick as an operation of its own, as here).
+    // completions back; the tick is an operation of its own (docs/performance.md, C4).
     const int waited = io_uring_submit_and_wait(&ring_, 1);
     if (waited < 0 && waited != -ETIME && waited != -EINTR) {
       sys::throw_error(refusal(waited), "io_uring_submit_and_wait");

@@ -10,8 +10,8 @@ namespace sockkit::server::detail {
 // One receive armed at a time per connection, into provided buffers: a multishot receive
 // that ends after a byte limit (Linux 6.17+), or on older kernels a single receive. Not a
 // multishot receive without a limit: the kernel reads ahead (dozens of completions per
-// connection per io_uring_enter) past the high-water mark before a cancel lands; with 200
-// clients that never read, that measured 178-250 MB where a limit keeps to the bound.
+// connection per io_uring_enter) past the high-water mark before a cancel lands
+// (docs/performance.md, C5).
 void UringEngine::Loop::arm_recv(std::size_t slot) {
   auto& c = slots_[slot];
   // Every client's receive waits in the kernel at once, each having set aside from the
@@ -59,8 +59,8 @@ void UringEngine::Loop::recycle(unsigned buffer_id) {
   io_uring_buf_ring_advance(buffer_ring_, 1);
 }
 
-// Out of buffers, a receive that is armed again at once finds none again (measured with
-// 2 buffers and 50 clients: 950,000 such completions a second, for 37,000 filled buffers).
+// Out of buffers, a receive that is armed again at once finds none again, many times for
+// each buffer filled (docs/performance.md, C6).
 // The connections waiting try again once a round, in the order they ran out, no more of
 // them than there are buffers: the rest could not get one anyway.
 void UringEngine::Loop::rearm_waiting() {

@@ -72,8 +72,8 @@ struct ServerConfig {
   /// The most replies the kernel keeps unsent for each TCP client (TCP_NOTSENT_LOWAT);
   /// what is in flight to a client that reads is not limited. For a client that does not
   /// read, the rest stays in the server's own buffer, under the high-water mark and the
-  /// budget (measured, 2,000 such clients: 943 MiB of kernel send buffers held at the
-  /// 256 KiB send buffer alone, 162 MiB with this at 64 KiB). 0: the kernel's default.
+  /// budget, where the server sees it (docs/performance.md, C10: a sixth of the kernel's
+  /// memory for 2,000 such clients). 0: the kernel's default.
   std::size_t socket_unsent_limit = 64 * 1024;
   /// TCP keepalive on each client, so a peer that vanished (a cut cable, a crashed host:
   /// no FIN, no RST) is found even on a quiet connection: probes start after
