@@ -411,5 +411,29 @@ def report(name, **figures):
     print(f"FIGURE {name} {text}", flush=True)
 
 
+
+def nonblocking_flood(sock, limit_bytes, chunk=65536):
+    """Writes up to `limit_bytes` without blocking, as far as the kernel accepts."""
+    sock.setblocking(False)
+    data = os.urandom(chunk)
+    sent = 0
+    while sent < limit_bytes:
+        try:
+            n = sock.send(data[: min(chunk, limit_bytes - sent)])
+        except BlockingIOError:
+            break
+        sent += n
+    return sent
+
+
+class RobustnessCase(EngineCase):
+    """A robustness case: it runs once per engine and ends with the leak audit."""
+
+    def audit(self, server):
+        """R4: every test ends with the server's descriptors back where they started."""
+        self.assertTrue(server.fds_back_to_baseline(2.0),
+                        f"fds {server.fd_count()} > baseline {server.baseline_fds}:\n"
+                        + server.describe_extra_fds())
+
 if __name__ == "__main__" and sys.argv[1:2] == ["canary"]:
     _run_canary(sys.argv[2], int(sys.argv[3]))
