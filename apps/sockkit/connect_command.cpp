@@ -1,6 +1,9 @@
 #include "connect_command.hpp"
 
 #include <fmt/format.h>
+#include <sys/socket.h>
+
+#include <vector>
 
 #include "exit_status.hpp"
 #include "options.hpp"
@@ -34,7 +37,9 @@ Examples:
   sockkit connect --listen 127.0.0.1:9000         # wait for one peer (nc -l)
   sockkit connect -u 127.0.0.1:5353               # UDP
   sockkit connect -w 5s 127.0.0.1:65432           # give up after 5 s silent (nc -w)
-  sockkit connect --framed 127.0.0.1:9000         # a frame per line, a line per frame)");
+  sockkit connect --framed 127.0.0.1:9000         # a frame per line, a line per frame
+  sockkit connect -z 127.0.0.1:65432 && echo open # is it listening? (nc -z)
+  sockkit connect -6 localhost:65432              # IPv6 only (nc -6))");
   command_->add_option("ADDR", target_, "Where to connect: HOST:PORT, [IPv6]:PORT or unix:/path")
       ->type_name("ADDR");
   command_
@@ -49,6 +54,11 @@ Examples:
                      "print each frame received as one line, escaped as send prints bytes (\\n, "
                      "\\xNN, \\\\)");
   command_->add_flag("-v,--verbose", verbose_, "Say on stderr whom we connected to");
+  auto* ipv4 = command_->add_flag("-4", ipv4_only_, "IPv4 addresses only (as nc -4)");
+  command_->add_flag("-6", ipv6_only_, "IPv6 addresses only (as nc -6)")->excludes(ipv4);
+  command_->add_flag("-z,--zero-io", zero_io_,
+                     "Only find out whether a TCP connection to ADDR can be made, sending "
+                     "nothing (as nc -z): exit 0 if it can, 1 if refused, 3 on a timeout");
   command_->add_option("--connect-timeout", connect_timeout_, "Give up connecting after this")
       ->type_name("DURATION")
       ->capture_default_str();
@@ -93,15 +103,32 @@ int ConnectCommand::run() {
     options.format.max_frame = parse_option("--max-frame", max_frame_, parse_size);
     options.framed = framed_;
     if (udp_ && framed_) throw UsageError("--framed is for streams; a datagram is its own frame");
-    if (udp_ && endpoint->to_string().starts_with("unix:")) {
+    const bool unix_path = endpoint->to_string().starts_with("unix:");
+    if (udp_ && unix_path) {
       throw UsageError("-u: UDP needs an IP address, not a Unix socket path");
+    }
+    if ((ipv4_only_ || ipv6_only_) && unix_path) {
+      throw UsageError(std::string(ipv4_only_ ? "-4" : "-6") + ": not for a Unix socket path");
+    }
+    if (zero_io_ && (listening || udp_ || framed_)) {
+      throw UsageError("-z: only for a TCP or Unix stream to ADDR (no --listen, -u, --framed)");
     }
   } catch (const std::invalid_argument& e) {
     return usage_error("connect", e.what());
   }
 
   try {
-    const auto addresses = endpoint->resolve();
+    auto addresses = endpoint->resolve();
+    const bool one_family = ipv4_only_ || ipv6_only_;
+    if (one_family) {
+      const int family = ipv4_only_ ? AF_INET : AF_INET6;
+      std::erase_if(addresses, [family](const net::Address& a) { return a.domain() != family; });
+      if (addresses.empty()) {
+        fmt::print(stderr, "sockkit connect: {} has no {} address\n", endpoint->to_string(),
+                   ipv4_only_ ? "IPv4" : "IPv6");
+        return kExitFailed;
+      }
+    }
     if (listening) warn_if_every_interface("connect", addresses.front());
     if (udp_) {
       if (listening) {
@@ -121,10 +148,21 @@ int ConnectCommand::run() {
       stream = listener.accept();
       listener.close();  // one peer: the next is refused, not left waiting
       if (verbose_) fmt::print(stderr, "Connection from {}\n", stream.peer_address().to_string());
+    } else if (one_family) {
+      std::error_code ec;
+      stream = net::StreamSocket::connect_any(addresses, connect_timeout, ec);
+      if (ec) {
+        fmt::print(stderr, "sockkit connect: connect {} ({} only): {}\n", endpoint->to_string(),
+                   ipv4_only_ ? "IPv4" : "IPv6", ec.message());
+        return exit_status_for(ec);
+      }
     } else {
       stream = net::StreamSocket::connect(*endpoint, connect_timeout);
-      if (verbose_) fmt::print(stderr, "Connected to {}\n", stream.peer_address().to_string());
     }
+    if (!listening && verbose_) {
+      fmt::print(stderr, "Connected to {}\n", stream.peer_address().to_string());
+    }
+    if (zero_io_) return kExitOk;  // it can be made: that is all -z asks
     return run_stream_relay(stream.native_handle(), stream.peer_address(), options);
   } catch (const std::system_error& e) {
     fmt::print(stderr, "sockkit connect: {}\n", e.what());

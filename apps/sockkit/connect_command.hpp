@@ -22,6 +22,9 @@ class ConnectCommand {
   bool udp_ = false;
   bool framed_ = false;
   bool verbose_ = false;
+  bool ipv4_only_ = false;
+  bool ipv6_only_ = false;
+  bool zero_io_ = false;  // -z: only whether a connection can be made
   std::string connect_timeout_ = "10s";
   std::string idle_timeout_ = "0";
   std::string wait_;  // -w: both timeouts, as nc's -w

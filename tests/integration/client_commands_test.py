@@ -341,6 +341,44 @@ class ClientCommandsTest(unittest.TestCase):
         self.assertEqual(proc.returncode, 0, err)
         self.assertEqual(out, b"a bare port")
 
+    def test_connect_z_only_finds_out_whether_a_connection_can_be_made(self):
+        with socket.socket() as listener:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen()
+            port = listener.getsockname()[1]
+            result = subprocess.run([SOCKKIT, "connect", "-z", "-v", f"127.0.0.1:{port}"],
+                                    input=b"never sent", capture_output=True, timeout=TIMEOUT)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            self.assertEqual(result.stdout, b"")
+            self.assertIn(f"Connected to 127.0.0.1:{port}", result.stderr.decode())
+            conn, _ = listener.accept()
+            with conn:
+                conn.settimeout(TIMEOUT)
+                self.assertEqual(conn.recv(100), b"", "nothing sent, and closed")
+        # Nobody listens there now: refused.
+        result = subprocess.run([SOCKKIT, "connect", "-z", f"127.0.0.1:{port}"],
+                                capture_output=True, timeout=TIMEOUT)
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertIn("Connection refused", result.stderr.decode())
+
+    def test_connect_4_and_6_keep_to_one_family(self):
+        with socket.socket(socket.AF_INET6) as listener:
+            listener.bind(("::1", 0))
+            listener.listen()
+            port = listener.getsockname()[1]
+            six = subprocess.run([SOCKKIT, "connect", "-6", "-z", "-v", f"[::1]:{port}"],
+                                 capture_output=True, timeout=TIMEOUT)
+            self.assertEqual(six.returncode, 0, six.stderr)
+            self.assertIn(f"Connected to [::1]:{port}", six.stderr.decode())
+        for flag, target, family in [("-4", "[::1]:80", "IPv4"), ("-6", "127.0.0.1:80", "IPv6")]:
+            result = subprocess.run([SOCKKIT, "connect", flag, target], capture_output=True,
+                                    timeout=TIMEOUT)
+            self.assertEqual(result.returncode, 1, result.stderr)
+            self.assertIn(f"{target} has no {family} address", result.stderr.decode())
+        both = subprocess.run([SOCKKIT, "connect", "-4", "-6", "127.0.0.1:80"],
+                              capture_output=True, timeout=TIMEOUT)
+        self.assertEqual(both.returncode, 2)
+
     def test_connect_listen_accepts_socat_and_ncat(self):
         for client in [["socat", "-", "TCP:127.0.0.1:{port}"], ["ncat", "127.0.0.1", "{port}"]]:
             proc = subprocess.Popen([SOCKKIT, "connect", "--listen", "127.0.0.1:0"],

@@ -41,6 +41,11 @@ class StreamSocket {
   /// applies to each attempt. The error names every address tried.
   static StreamSocket connect(const Endpoint& endpoint, Timeout timeout = Timeout::zero());
   static StreamSocket connect(const Endpoint& endpoint, Timeout timeout, std::error_code& ec);
+  /// Tries each of `addresses` in turn until one connects (a resolved list, perhaps cut to
+  /// one family); `timeout` applies to each attempt. `ec` is the last attempt's error, or
+  /// address_not_available for an empty list.
+  static StreamSocket connect_any(const std::vector<Address>& addresses, Timeout timeout,
+                                  std::error_code& ec) noexcept;
 
   /// Sends what the kernel takes now (at least one byte, unless `data` is empty); returns
   /// how many bytes that was. A partial operation: see `send_all`.
@@ -91,9 +96,6 @@ class StreamSocket {
   [[nodiscard]] sys::Fd release() noexcept { return std::move(fd_); }
 
  protected:
-  static StreamSocket connect_any(const std::vector<Address>& addresses, Timeout timeout,
-                                  std::error_code& ec) noexcept;
-
   sys::Fd fd_;
   Address peer_;
 };
