@@ -95,6 +95,7 @@ class EventLoop::Impl {
     int fd = -1;
     std::uint32_t generation = 1;  // (so that no id is 0)
     bool open = false;
+    Ready interest = Ready::none;  // as epoll was last told
     std::function<void(Ready)> callback;
   };
   [[nodiscard]] static WatchId id_of(std::size_t slot, std::uint32_t generation) noexcept {
@@ -191,16 +192,18 @@ WatchId EventLoop::Impl::watch(int fd, Ready interest, std::function<void(Ready)
   if (reused) free_slots_.pop_back();
   w.fd = fd;
   w.open = true;
+  w.interest = interest;
   w.callback = std::move(callback);
   return id_of(slot, w.generation);
 }
 
 void EventLoop::Impl::change(WatchId id, Ready interest) {
   auto* w = find(id);
-  if (w == nullptr) return;
+  if (w == nullptr || w->interest == interest) return;  // (no system call for no change)
   std::error_code ec;
   epoll_.modify(w->fd, epoll_events(interest), id, ec);
   if (ec) sys::throw_error(ec, "epoll_ctl MOD");
+  w->interest = interest;
 }
 
 void EventLoop::Impl::unwatch(WatchId id) noexcept {

@@ -90,10 +90,13 @@ std::size_t Session::growth(std::size_t count, Arrival arrival) const noexcept {
   return arrival == Arrival::at_once ? out_.growth_for(replies) : out_.growth_bound(replies);
 }
 
-// The most of `want` whose growth fits in `allowance`: the room there is at least (no
-// growth), and past it as far as a search finds (the growth never falls as the count rises).
+// The most of `want` whose growth fits in `allowance`: what fits in the room there is at
+// least (beside what the protocol holds: no growth), and past it as far as a search finds
+// (the growth never falls as the count rises).
 std::size_t Session::fit(std::size_t want, Arrival arrival, std::size_t allowance) const noexcept {
-  std::size_t fits = std::min(want, out_.room());
+  const auto room = out_.room();
+  const auto held = protocol_->held();
+  std::size_t fits = std::min(want, room > held ? room - held : 0);
   std::size_t too_much = want + 1;
   while (too_much - fits > 1) {
     const auto middle = fits + (too_much - fits) / 2;

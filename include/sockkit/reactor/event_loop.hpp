@@ -99,7 +99,8 @@ class EventLoop {
   /// triggered: it is called again while the descriptor stays ready. Throws
   /// std::system_error (an fd already watched, or not one that can be).
   WatchId watch(int fd, Ready interest, std::function<void(Ready)> callback);
-  /// What a watch is for from now on (Ready::none: nothing but hangup and error).
+  /// What a watch is for from now on (Ready::none: nothing but hangup and error). Asking
+  /// for what it is for already costs no system call, so a caller may say it every time.
   void change(WatchId watch, Ready interest);
   /// Stops watching (its callback is not called again, even for events already
   /// gathered); safe from its own callback. An unknown or stale id does nothing.

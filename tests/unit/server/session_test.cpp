@@ -278,6 +278,24 @@ TEST_F(SessionTest, AFramesHeldBeginningCountsTowardsWhatItsReplyMayGrow) {
   EXPECT_LE(budget.used(), 10'000u);
 }
 
+// What fits in the room without growing the storage is the room less what the frame under
+// way holds already: its reply will need both.
+TEST_F(SessionTest, TheRoomLeftForAReadIsLessWhatTheFrameUnderWayHolds) {
+  using enum Session::Arrival;
+  config_.protocol = proto::ProtocolKind::framed_echo;
+  config_.high_water_mark = 1 << 20;
+  Session s(config_, share_, t0_);
+  std::string first = {'\0', '\0', '\x03', '\xe8'};  // a 1,000-byte frame
+  first += std::string(1'000, 'a');
+  s.on_input(bytes(first), t0_);                      // its reply: 1,004 bytes in 1,004 of storage
+  s.on_sent(1'000, t0_);                              // 4 unread behind 1,000 sent: 1,000 of room
+  std::string second = {'\0', '\0', '\x07', '\xd0'};  // a 2,000-byte frame, 900 of it
+  second += std::string(900, 'b');
+  s.on_input(bytes(second), t0_);  // held: 904
+  EXPECT_EQ(s.begin_read(8'000, at_once, 0), 96u) << "1,000 of room, less the 904 held";
+  s.end_read();
+}
+
 // Reads in flight together (io_uring) each keep the reply storage they make grow to their
 // share of the budget: a read is cut to what grows it no further, and with no room at all
 // the client waits for its replies to go. Bytes that come in pieces may double the storage

@@ -112,7 +112,8 @@ TEST(StreamRelay, EndsWhenNothingMovesForTheIdleTimeout) {
 
 std::string frame(std::string_view payload) {
   std::error_code ec;
-  const auto header = codec::FrameEncoder(codec::FrameFormat{}).header(payload.size(), ec);
+  codec::FrameEncoder encoder;  // (the header it gives lives in it)
+  const auto header = encoder.header(payload.size(), ec);
   return std::string(reinterpret_cast<const char*>(header.data()), header.size()) +
          std::string(payload);
 }
