@@ -48,6 +48,7 @@ using namespace std::chrono_literals;
 using sockkit::proto::CloseReason;
 using sockkit::proto::ProtocolKind;
 using sockkit::server::ServerConfig;
+using sockkit::server::detail::BudgetShare;
 using sockkit::server::detail::BufferBudget;
 using sockkit::server::detail::Clock;
 using sockkit::server::detail::Session;

@@ -84,10 +84,13 @@ void Session::account() noexcept {
 }
 
 // The replies `count` bytes of input may complete hold at most those bytes and what the
-// protocol holds toward its message under way (a frame's beginning).
+// protocol holds toward its message under way (a frame's beginning). They come in pieces
+// when the input does, or when the protocol appends a reply in several (a frame's header,
+// then its payload, frame after frame).
 std::size_t Session::growth(std::size_t count, Arrival arrival) const noexcept {
   const auto replies = count + protocol_->held();
-  return arrival == Arrival::at_once ? out_.growth_for(replies) : out_.growth_bound(replies);
+  return arrival == Arrival::at_once && protocol_->replies_at_once() ? out_.growth_for(replies)
+                                                                     : out_.growth_bound(replies);
 }
 
 // The most of `want` whose growth fits in `allowance`: what fits in the room there is at

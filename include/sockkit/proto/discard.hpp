@@ -15,6 +15,7 @@ class Discard final : public Protocol {
     return Verdict::keep_open();
   }
   CloseReason on_end_of_stream() override { return CloseReason::peer_closed; }
+  [[nodiscard]] bool replies_at_once() const noexcept override { return true; }
 };
 
 }  // namespace sockkit::proto

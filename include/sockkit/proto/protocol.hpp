@@ -46,6 +46,10 @@ class Protocol {
   /// complete (max_buffer_memory) on the assumption that they hold no more than these bytes
   /// and that input.
   [[nodiscard]] virtual std::size_t held() const noexcept { return 0; }
+  /// True when each on_data() appends its replies in one append (or none): the engine can
+  /// then foresee exactly how much the reply storage grows; otherwise it allows for pieces,
+  /// each of which may double it.
+  [[nodiscard]] virtual bool replies_at_once() const noexcept { return false; }
 
  protected:
   Protocol() = default;
