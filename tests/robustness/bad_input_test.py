@@ -1,31 +1,21 @@
 """Bad input (B): hostile length prefixes, zero-length and truncated frames,
 arbitrary segmentation, garbage and other protocols.
 
-Part of the robustness suite (docs/robustness.md): each case runs against
-`sockkit serve --engine epoll` and `--engine uring` (some on threaded too) and ends with
-the leak audit (R4). These are the fast variants; SOCKKIT_SOAK=1 runs the full sizes. Run
-by CTest, one test per case, each in a network namespace of its own (in_netns.sh):
-bad_input_test.py BadInputTest.test_..."""
+A group of the robustness suite: how it runs is in harness.py and docs/robustness.md.
+CTest runs each case alone: bad_input_test.py BadInputTest.test_..."""
 
-import collections
-import ctypes
-import hashlib
-import json
 import os
 import random
-import selectors
-import signal
 import socket
 import struct
 import subprocess
-import sys
 import threading
 import time
 import unittest
 
-from harness import (SANITIZED, SOAK, SOCKKIT, TIMEOUT, Canary, RobustnessCase, Server,
-                     closed_by, closed_total, echo, ends_within, frame, hung_up_within,
-                     nonblocking_flood, report, run_bench, tcp_ext, tcp_memory_pages)
+from harness import (SANITIZED, SOCKKIT, Canary, RobustnessCase, Server, closed_by, echo,
+                     ends_within, frame, report)
+
 
 
 class BadInputTest(RobustnessCase):

@@ -1,31 +1,25 @@
 """Faults (F): resets mid-stream, SIGPIPE, signal storms, partial writes and pauses,
 chaos through the fault proxy, restarts under load, small io_uring rings.
 
-Part of the robustness suite (docs/robustness.md): each case runs against
-`sockkit serve --engine epoll` and `--engine uring` (some on threaded too) and ends with
-the leak audit (R4). These are the fast variants; SOCKKIT_SOAK=1 runs the full sizes. Run
-by CTest, one test per case, each in a network namespace of its own (in_netns.sh):
-faults_test.py FaultsTest.test_..."""
+A group of the robustness suite: how it runs is in harness.py and docs/robustness.md.
+CTest runs each case alone: faults_test.py FaultsTest.test_..."""
 
-import collections
 import ctypes
 import hashlib
 import json
 import os
 import random
-import selectors
 import signal
 import socket
 import struct
 import subprocess
-import sys
 import threading
 import time
 import unittest
 
-from harness import (SANITIZED, SOAK, SOCKKIT, TIMEOUT, Canary, RobustnessCase, Server,
-                     closed_by, closed_total, echo, ends_within, frame, hung_up_within,
-                     nonblocking_flood, report, run_bench, tcp_ext, tcp_memory_pages)
+from harness import (SANITIZED, SOAK, SOCKKIT, TIMEOUT, RobustnessCase, Server, closed_by,
+                     closed_total, echo, ends_within, report, run_bench)
+
 
 libc = ctypes.CDLL(None, use_errno=True)
 libc = ctypes.CDLL(None, use_errno=True)

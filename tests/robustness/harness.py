@@ -3,7 +3,10 @@ serve` process per engine with its counters read live (one JSON line per stats i
 and at exit, its descriptors, memory and CPU from /proc, a canary client, and bounded waits.
 
 Each test runs in a network namespace of its own when the CTest wrapper (in_netns.sh)
-could make one; otherwise on the machine's loopback, which only the ports differ on."""
+could make one; otherwise on the machine's loopback, which only the ports differ on. Every
+case runs against `sockkit serve --engine epoll` and `--engine uring` (some on threaded too)
+and ends with the leak audit (R4, RobustnessCase.audit). These are the fast sizes;
+SOCKKIT_SOAK=1 (scripts/test --soak) runs the full ones."""
 
 import json
 import os

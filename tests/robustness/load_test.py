@@ -1,31 +1,18 @@
 """Load and limits (L): idle ramps, the connection cap, descriptor exhaustion,
 accept storms, a fat client, sustained correctness, churn.
 
-Part of the robustness suite (docs/robustness.md): each case runs against
-`sockkit serve --engine epoll` and `--engine uring` (some on threaded too) and ends with
-the leak audit (R4). These are the fast variants; SOCKKIT_SOAK=1 runs the full sizes. Run
-by CTest, one test per case, each in a network namespace of its own (in_netns.sh):
-load_test.py LoadTest.test_..."""
+A group of the robustness suite: how it runs is in harness.py and docs/robustness.md.
+CTest runs each case alone: load_test.py LoadTest.test_..."""
 
 import collections
-import ctypes
-import hashlib
-import json
-import os
-import random
 import selectors
-import signal
 import socket
-import struct
-import subprocess
-import sys
-import threading
 import time
 import unittest
 
-from harness import (SANITIZED, SOAK, SOCKKIT, TIMEOUT, Canary, RobustnessCase, Server,
-                     closed_by, closed_total, echo, ends_within, frame, hung_up_within,
-                     nonblocking_flood, report, run_bench, tcp_ext, tcp_memory_pages)
+from harness import (SANITIZED, SOAK, Canary, RobustnessCase, Server, closed_total, echo, report,
+                     run_bench, tcp_ext)
+
 
 
 class LoadTest(RobustnessCase):

@@ -1,31 +1,20 @@
 """Shutdown and restart (R): the drain, its deadline, restarts onto TIME_WAIT; and
 security defaults (X): loopback only, dropping root, log injection, the buffer budget.
 
-Part of the robustness suite (docs/robustness.md): each case runs against
-`sockkit serve --engine epoll` and `--engine uring` (some on threaded too) and ends with
-the leak audit (R4). These are the fast variants; SOCKKIT_SOAK=1 runs the full sizes. Run
-by CTest, one test per case, each in a network namespace of its own (in_netns.sh):
-stop_and_security_test.py StopAndSecurityTest.test_..."""
+A group of the robustness suite: how it runs is in harness.py and docs/robustness.md.
+CTest runs each case alone: stop_and_security_test.py StopAndSecurityTest.test_..."""
 
-import collections
-import ctypes
-import hashlib
-import json
 import os
-import random
-import selectors
 import signal
 import socket
-import struct
 import subprocess
-import sys
 import threading
 import time
 import unittest
 
-from harness import (SANITIZED, SOAK, SOCKKIT, TIMEOUT, Canary, RobustnessCase, Server,
-                     closed_by, closed_total, echo, ends_within, frame, hung_up_within,
-                     nonblocking_flood, report, run_bench, tcp_ext, tcp_memory_pages)
+from harness import (SANITIZED, SOCKKIT, TIMEOUT, Canary, RobustnessCase, Server, echo,
+                     ends_within, nonblocking_flood, report, run_bench, tcp_memory_pages)
+
 
 
 class StopAndSecurityTest(RobustnessCase):
